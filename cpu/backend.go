@@ -1,0 +1,348 @@
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/compacter-go/compacter/kernels"
+)
+
+func init() {
+	kernels.Register(kernels.Driver{
+		Name:     "cpu",
+		Priority: 200,
+		Open:     func() (kernels.Backend, error) { return New(Options{}), nil },
+	})
+	kernels.Register(kernels.Driver{
+		Name:     "purego",
+		Priority: 100,
+		Open:     func() (kernels.Backend, error) { return New(Options{PureGo: true}), nil },
+	})
+}
+
+// SIMD reports whether this build and CPU run the AVX2+FMA assembly kernels.
+func SIMD() bool { return hasAVX2FMA }
+
+// Options configure a CPU backend.
+type Options struct {
+	// Threads is the number of goroutines large operations use; 0 means
+	// GOMAXPROCS.
+	Threads int
+	// PureGo disables the assembly kernels.
+	PureGo bool
+}
+
+// Backend is the CPU implementation of kernels.Backend. Its buffers live in
+// Go memory; operations run synchronously.
+type Backend struct {
+	name    string
+	simd    bool
+	threads int
+
+	inUse, peak atomic.Int64
+}
+
+var _ kernels.Backend = (*Backend)(nil)
+
+// New returns a CPU backend. It is named "purego" when it runs no assembly
+// by request, else "cpu".
+func New(o Options) *Backend {
+	b := &Backend{name: "cpu", simd: hasAVX2FMA && !o.PureGo, threads: o.Threads}
+	if o.PureGo {
+		b.name = "purego"
+	}
+	return b
+}
+
+// Name returns "cpu" or "purego".
+func (b *Backend) Name() string { return b.name }
+
+// SIMD reports whether this backend runs the assembly kernels.
+func (b *Backend) SIMD() bool { return b.simd }
+
+// Threads returns the number of goroutines large operations use.
+func (b *Backend) Threads() int { return maxThreads(b.threads) }
+
+// SetThreads sets the number of goroutines large operations use (0 means
+// GOMAXPROCS).
+func (b *Backend) SetThreads(n int) { b.threads = max(n, 0) }
+
+// Close does nothing: CPU buffers are garbage collected.
+func (b *Backend) Close() error { return nil }
+
+// Sync returns nil: every operation has finished when it returns.
+func (b *Backend) Sync() error { return nil }
+
+// storage is the memory of one allocation.
+type storage struct {
+	f     []float32
+	i     []int32
+	freed bool
+}
+
+// Buffer is a CPU buffer, or a view of one.
+type Buffer struct {
+	owner  *Backend
+	st     *storage
+	dt     kernels.DType
+	off, n int
+	view   bool
+}
+
+// DType returns the element type.
+func (x *Buffer) DType() kernels.DType { return x.dt }
+
+// Len returns the number of elements.
+func (x *Buffer) Len() int { return x.n }
+
+// Slice returns a view of [off, off+n).
+func (x *Buffer) Slice(off, n int) kernels.Buffer {
+	if off < 0 || n < 0 || off+n > x.n {
+		panic(fmt.Sprintf("cpu: Buffer.Slice(%d, %d) out of range for length %d", off, n, x.n))
+	}
+	return &Buffer{owner: x.owner, st: x.st, dt: x.dt, off: x.off + off, n: n, view: true}
+}
+
+// Float32s returns the memory of a Float32 CPU buffer (shared, not copied),
+// for code that runs on the CPU backend only.
+func Float32s(x kernels.Buffer) ([]float32, error) {
+	c, ok := x.(*Buffer)
+	if !ok || c == nil {
+		return nil, fmt.Errorf("cpu: %T is not a CPU buffer: %w", x, kernels.ErrBackend)
+	}
+	if c.st.freed {
+		return nil, fmt.Errorf("cpu: use of a freed buffer: %w", kernels.ErrBackend)
+	}
+	if c.dt != kernels.Float32 {
+		return nil, fmt.Errorf("cpu: buffer is %v, want float32: %w", c.dt, kernels.ErrDType)
+	}
+	return c.st.f[c.off : c.off+c.n : c.off+c.n], nil
+}
+
+// f32 returns the float32 memory of a buffer of this backend; nil for a nil
+// buffer.
+func (b *Backend) f32(x kernels.Buffer) ([]float32, error) {
+	if x == nil {
+		return nil, nil
+	}
+	if err := b.own(x); err != nil {
+		return nil, err
+	}
+	return Float32s(x)
+}
+
+// i32 returns the int32 memory of a buffer of this backend.
+func (b *Backend) i32(x kernels.Buffer) ([]int32, error) {
+	if err := b.own(x); err != nil {
+		return nil, err
+	}
+	c := x.(*Buffer)
+	if c.dt != kernels.Int32 {
+		return nil, fmt.Errorf("cpu: buffer is %v, want int32: %w", c.dt, kernels.ErrDType)
+	}
+	return c.st.i[c.off : c.off+c.n : c.off+c.n], nil
+}
+
+func (b *Backend) own(x kernels.Buffer) error {
+	c, ok := x.(*Buffer)
+	if !ok || c == nil {
+		return fmt.Errorf("cpu: %T is not a buffer of backend %s: %w", x, b.name, kernels.ErrBackend)
+	}
+	if c.owner != b {
+		return fmt.Errorf("cpu: buffer belongs to another backend: %w", kernels.ErrBackend)
+	}
+	if c.st.freed {
+		return fmt.Errorf("cpu: use of a freed buffer: %w", kernels.ErrBackend)
+	}
+	return nil
+}
+
+// maxElems bounds one allocation (16 GiB of float32).
+const maxElems = 1 << 32
+
+// Alloc returns a zeroed buffer of n elements.
+func (b *Backend) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
+	if n < 0 || n > maxElems {
+		return nil, fmt.Errorf("cpu: alloc of %d elements: %w", n, kernels.ErrShape)
+	}
+	st := &storage{}
+	switch dt {
+	case kernels.Float32:
+		st.f = make([]float32, n)
+	case kernels.Int32:
+		st.i = make([]int32, n)
+	default:
+		return nil, fmt.Errorf("cpu: alloc of %v: %w", dt, kernels.ErrDType)
+	}
+	bytes := int64(n) * int64(dt.Size())
+	use := b.inUse.Add(bytes)
+	for {
+		p := b.peak.Load()
+		if use <= p || b.peak.CompareAndSwap(p, use) {
+			break
+		}
+	}
+	return &Buffer{owner: b, st: st, dt: dt, n: n}, nil
+}
+
+// Free releases a buffer made by Alloc.
+func (b *Backend) Free(x kernels.Buffer) error {
+	if err := b.own(x); err != nil {
+		return fmt.Errorf("cpu: free: %w", err)
+	}
+	c := x.(*Buffer)
+	if c.view {
+		return errors.New("cpu: free of a view; free the buffer it was cut from")
+	}
+	c.st.freed = true
+	c.st.f, c.st.i = nil, nil
+	b.inUse.Add(-int64(c.n) * int64(c.dt.Size()))
+	return nil
+}
+
+// Mem reports the bytes in use and the peak.
+func (b *Backend) Mem() kernels.MemStats {
+	return kernels.MemStats{InUse: b.inUse.Load(), Peak: b.peak.Load()}
+}
+
+// ResetPeak sets the peak to the bytes in use now.
+func (b *Backend) ResetPeak() { b.peak.Store(b.inUse.Load()) }
+
+func lenErr(op string, got, want int) error {
+	return fmt.Errorf("cpu: %s: %d elements, buffer has %d: %w", op, got, want, kernels.ErrShape)
+}
+
+// Upload copies src into dst.
+func (b *Backend) Upload(dst kernels.Buffer, src []float32) error {
+	d, err := b.f32(dst)
+	if err != nil {
+		return fmt.Errorf("cpu: upload: %w", err)
+	}
+	if len(src) != len(d) {
+		return lenErr("upload", len(src), len(d))
+	}
+	copy(d, src)
+	return nil
+}
+
+// UploadInt32 copies src into an Int32 buffer.
+func (b *Backend) UploadInt32(dst kernels.Buffer, src []int32) error {
+	d, err := b.i32(dst)
+	if err != nil {
+		return fmt.Errorf("cpu: upload: %w", err)
+	}
+	if len(src) != len(d) {
+		return lenErr("upload", len(src), len(d))
+	}
+	copy(d, src)
+	return nil
+}
+
+// Download copies src into dst.
+func (b *Backend) Download(dst []float32, src kernels.Buffer) error {
+	s, err := b.f32(src)
+	if err != nil {
+		return fmt.Errorf("cpu: download: %w", err)
+	}
+	if len(dst) != len(s) {
+		return lenErr("download", len(dst), len(s))
+	}
+	copy(dst, s)
+	return nil
+}
+
+// DownloadInt32 copies an Int32 buffer into dst.
+func (b *Backend) DownloadInt32(dst []int32, src kernels.Buffer) error {
+	s, err := b.i32(src)
+	if err != nil {
+		return fmt.Errorf("cpu: download: %w", err)
+	}
+	if len(dst) != len(s) {
+		return lenErr("download", len(dst), len(s))
+	}
+	copy(dst, s)
+	return nil
+}
+
+// Copy copies src into dst.
+func (b *Backend) Copy(dst, src kernels.Buffer) error {
+	if dst == nil || src == nil {
+		return fmt.Errorf("cpu: copy: nil buffer: %w", kernels.ErrShape)
+	}
+	if dst.DType() != src.DType() {
+		return fmt.Errorf("cpu: copy %v to %v: %w", src.DType(), dst.DType(), kernels.ErrDType)
+	}
+	if dst.Len() != src.Len() {
+		return fmt.Errorf("cpu: copy of %d elements into %d: %w", src.Len(), dst.Len(), kernels.ErrShape)
+	}
+	if dst.DType() == kernels.Int32 {
+		d, err := b.i32(dst)
+		if err != nil {
+			return err
+		}
+		s, err := b.i32(src)
+		if err != nil {
+			return err
+		}
+		copy(d, s)
+		return nil
+	}
+	d, err := b.f32(dst)
+	if err != nil {
+		return err
+	}
+	s, err := b.f32(src)
+	if err != nil {
+		return err
+	}
+	copy(d, s)
+	return nil
+}
+
+// Fill sets every element of dst to v.
+func (b *Backend) Fill(dst kernels.Buffer, v float32) error {
+	d, err := b.f32(dst)
+	if err != nil {
+		return fmt.Errorf("cpu: fill: %w", err)
+	}
+	if d == nil {
+		return fmt.Errorf("cpu: fill: nil buffer: %w", kernels.ErrShape)
+	}
+	for i := range d {
+		d[i] = v
+	}
+	return nil
+}
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C.
+func (b *Backend) Gemm(p kernels.GemmParams) error {
+	p, err := p.Normalize()
+	if err != nil {
+		return err
+	}
+	if p.M == 0 || p.N == 0 {
+		return nil
+	}
+	c, err := b.f32(p.C)
+	if err != nil {
+		return fmt.Errorf("cpu: gemm C: %w", err)
+	}
+	var a, bb []float32
+	if p.K > 0 {
+		if a, err = b.f32(p.A); err != nil {
+			return fmt.Errorf("cpu: gemm A: %w", err)
+		}
+		if bb, err = b.f32(p.B); err != nil {
+			return fmt.Errorf("cpu: gemm B: %w", err)
+		}
+	}
+	for i := 0; i < p.Batch; i++ {
+		var ai, bi []float32
+		if p.K > 0 {
+			ai, bi = a[i*p.StrideA:], bb[i*p.StrideB:]
+		}
+		sgemm(b.simd, b.threads, p.TransA, p.TransB, p.M, p.N, p.K, p.Alpha, ai, p.LDA, bi, p.LDB, p.Beta, c[i*p.StrideC:], p.LDC)
+	}
+	return nil
+}
