@@ -1,36 +1,274 @@
 package cpu
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/compacter-go/compacter/kernels"
 )
 
-// TEMPORARY stubs: replaced by the real implementations.
-var errTODO = errors.New("cpu: not implemented yet")
+// This file holds the elementwise and reduction operations of the backend
+// and the helpers every op uses; the other operations are in files named
+// after them (rmsnorm.go, softmax.go, fwht.go, ...).
 
-func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error { return errTODO }
+// elemGrain is the smallest number of elements a parallel chunk of an
+// elementwise operation gets: below it one goroutine does the work.
+const elemGrain = 1 << 15
+
+// opErr wraps an error of operation op.
+func opErr(op string, err error) error { return fmt.Errorf("cpu: %s: %w", op, err) }
+
+// f32s returns the float32 memory of each buffer (nil for a nil buffer).
+func (b *Backend) f32s(op string, bufs ...kernels.Buffer) ([][]float32, error) {
+	out := make([][]float32, len(bufs))
+	for i, x := range bufs {
+		s, err := b.f32(x)
+		if err != nil {
+			return nil, opErr(op, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// checkSame checks that each of bufs is a Float32 buffer of exactly n
+// elements; names name them in the error.
+func checkSame(op string, n int, names []string, bufs ...kernels.Buffer) error {
+	for i, x := range bufs {
+		if err := kernels.CheckExact(op, names[i], x, kernels.Float32, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bufLen is x.Len(), or 0 for a nil buffer (the checks then report it).
+func bufLen(x kernels.Buffer) int {
+	if x == nil {
+		return 0
+	}
+	return x.Len()
+}
+
+// par runs fn over [0, n) in chunks of at least grain on b's threads.
+func (b *Backend) par(n, grain int, fn func(lo, hi int)) {
+	parallelFor(b.threads, n, grain, fn)
+}
+
+// Binary computes dst[i] = a[i] op c[i].
+func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error {
+	const name = "binary"
+	if op < kernels.Add || op > kernels.Mul {
+		return fmt.Errorf("cpu: %s: unknown operation %v: %w", name, op, kernels.ErrShape)
+	}
+	n := bufLen(dst)
+	if err := checkSame(name, n, []string{"dst", "a", "b"}, dst, a, c); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dst, a, c)
+	if err != nil {
+		return err
+	}
+	d, x, y := s[0], s[1], s[2]
+	b.par(n, elemGrain, func(lo, hi int) {
+		switch op {
+		case kernels.Add:
+			vecAdd(b.simd, d[lo:hi], x[lo:hi], y[lo:hi])
+		case kernels.Sub:
+			vecSub(b.simd, d[lo:hi], x[lo:hi], y[lo:hi])
+		default:
+			vecMul(b.simd, d[lo:hi], x[lo:hi], y[lo:hi])
+		}
+	})
+	return nil
+}
+
+// Axpby computes dst[i] = alpha·x[i] + beta·dst[i]; with beta = 0 dst is
+// not read.
 func (b *Backend) Axpby(dst kernels.Buffer, alpha float32, x kernels.Buffer, beta float32) error {
-	return errTODO
+	const name = "axpby"
+	n := bufLen(dst)
+	if err := checkSame(name, n, []string{"dst", "x"}, dst, x); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dst, x)
+	if err != nil {
+		return err
+	}
+	d, xs := s[0], s[1]
+	b.par(n, elemGrain, func(lo, hi int) {
+		if beta == 0 {
+			vecScaleTo(b.simd, d[lo:hi], xs[lo:hi], alpha)
+		} else {
+			vecAxpby(b.simd, d[lo:hi], xs[lo:hi], alpha, beta)
+		}
+	})
+	return nil
 }
-func (b *Backend) Scale(dst kernels.Buffer, alpha float32) error                     { return errTODO }
-func (b *Backend) AddBias(x, bias kernels.Buffer, rows, cols int) error              { return errTODO }
-func (b *Backend) SumRows(dst, x kernels.Buffer, rows, cols int, beta float32) error { return errTODO }
-func (b *Backend) SumSquares(dst, x kernels.Buffer) error                            { return errTODO }
-func (b *Backend) Act(f kernels.Activation, dst, x kernels.Buffer) error             { return errTODO }
-func (b *Backend) ActBackward(f kernels.Activation, dx, dy, x kernels.Buffer) error  { return errTODO }
-func (b *Backend) RMSNorm(p kernels.RMSNormParams) error                             { return errTODO }
-func (b *Backend) RMSNormBackward(p kernels.RMSNormParams) error                     { return errTODO }
-func (b *Backend) Softmax(p kernels.SoftmaxParams) error                             { return errTODO }
-func (b *Backend) SoftmaxBackward(dx, dy, y kernels.Buffer, rows, cols int) error    { return errTODO }
-func (b *Backend) Embedding(dst, table, ids kernels.Buffer, dim int) error           { return errTODO }
-func (b *Backend) EmbeddingBackward(dtable, dout, ids kernels.Buffer, dim int) error {
-	return errTODO
+
+// Scale computes dst[i] *= alpha.
+func (b *Backend) Scale(dst kernels.Buffer, alpha float32) error {
+	const name = "scale"
+	if err := checkSame(name, bufLen(dst), []string{"dst"}, dst); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dst)
+	if err != nil {
+		return err
+	}
+	d := s[0]
+	b.par(len(d), elemGrain, func(lo, hi int) { vecScaleTo(b.simd, d[lo:hi], d[lo:hi], alpha) })
+	return nil
 }
-func (b *Backend) CrossEntropy(p kernels.CrossEntropyParams) error { return errTODO }
-func (b *Backend) AdamW(p kernels.AdamWParams) error               { return errTODO }
-func (b *Backend) Dropout(dst, src kernels.Buffer, p float32, seed, offset uint64) error {
-	return errTODO
+
+// checkRowsCols rejects negative sizes.
+func checkRowsCols(op string, rows, cols int) error {
+	if rows < 0 || cols < 0 {
+		return fmt.Errorf("cpu: %s: rows=%d cols=%d: %w", op, rows, cols, kernels.ErrShape)
+	}
+	return nil
 }
-func (b *Backend) Permute(dst, src kernels.Buffer, dims, perm [4]int) error       { return errTODO }
-func (b *Backend) FWHT(x kernels.Buffer, logN, batch int, orthonormal bool) error { return errTODO }
+
+// AddBias adds bias[c] to x[r, c] in place.
+func (b *Backend) AddBias(x, bias kernels.Buffer, rows, cols int) error {
+	const name = "add bias"
+	if err := checkRowsCols(name, rows, cols); err != nil {
+		return err
+	}
+	if err := kernels.CheckExact(name, "x", x, kernels.Float32, rows*cols); err != nil {
+		return err
+	}
+	if err := kernels.CheckExact(name, "bias", bias, kernels.Float32, cols); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, x, bias)
+	if err != nil {
+		return err
+	}
+	xs, bs := s[0], s[1]
+	if cols == 0 {
+		return nil
+	}
+	b.par(rows, max(1, elemGrain/cols), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := xs[r*cols : (r+1)*cols]
+			vecAdd(b.simd, row, row, bs)
+		}
+	})
+	return nil
+}
+
+// SumRows computes dst[c] = beta·dst[c] + Σ_r x[r, c], parallel over
+// column ranges (each goroutine owns its part of dst).
+func (b *Backend) SumRows(dst, x kernels.Buffer, rows, cols int, beta float32) error {
+	const name = "sum rows"
+	if err := checkRowsCols(name, rows, cols); err != nil {
+		return err
+	}
+	if err := kernels.CheckExact(name, "dst", dst, kernels.Float32, cols); err != nil {
+		return err
+	}
+	if err := kernels.CheckExact(name, "x", x, kernels.Float32, rows*cols); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dst, x)
+	if err != nil {
+		return err
+	}
+	d, xs := s[0], s[1]
+	grain := 256
+	if rows*cols < elemGrain {
+		grain = cols
+	}
+	b.par(cols, grain, func(lo, hi int) {
+		dc := d[lo:hi]
+		if beta == 0 {
+			clear(dc)
+		} else if beta != 1 {
+			vecScaleTo(b.simd, dc, dc, beta)
+		}
+		for r := range rows {
+			vecAdd(b.simd, dc, dc, xs[r*cols+lo:r*cols+hi])
+		}
+	})
+	return nil
+}
+
+// sumSquaresBlock is the length of the float32 partial sums SumSquares
+// combines in float64.
+const sumSquaresBlock = 4096
+
+// SumSquares adds Σ x[i]² to dst[0]: float32 partial sums over blocks of
+// sumSquaresBlock elements, combined in float64.
+func (b *Backend) SumSquares(dst, x kernels.Buffer) error {
+	const name = "sum squares"
+	if err := kernels.CheckBuf(name, "dst", dst, kernels.Float32, 1); err != nil {
+		return err
+	}
+	if err := kernels.CheckBuf(name, "x", x, kernels.Float32, 0); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dst, x)
+	if err != nil {
+		return err
+	}
+	d, xs := s[0], s[1]
+	nb := (len(xs) + sumSquaresBlock - 1) / sumSquaresBlock
+	parts := make([]float64, nb)
+	b.par(nb, elemGrain/sumSquaresBlock, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			parts[i] = float64(vecSumSquares(b.simd, xs[i*sumSquaresBlock:min((i+1)*sumSquaresBlock, len(xs))]))
+		}
+	})
+	total := float64(d[0])
+	for _, p := range parts {
+		total += p
+	}
+	d[0] = float32(total)
+	return nil
+}
+
+// checkAct validates an activation and the lengths of its buffers.
+func checkAct(op string, f kernels.Activation, names []string, bufs ...kernels.Buffer) error {
+	if !validActivation(f) {
+		return fmt.Errorf("cpu: %s: unknown activation %v: %w", op, f, kernels.ErrShape)
+	}
+	return checkSame(op, bufLen(bufs[0]), names, bufs...)
+}
+
+// Act computes dst[i] = f(x[i]).
+func (b *Backend) Act(f kernels.Activation, dst, x kernels.Buffer) error {
+	const name = "act"
+	if err := checkAct(name, f, []string{"dst", "x"}, dst, x); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dst, x)
+	if err != nil {
+		return err
+	}
+	d, xs := s[0], s[1]
+	grain := actGrainElems
+	if f == kernels.ReLU {
+		grain = elemGrain
+	}
+	b.par(len(d), grain, func(lo, hi int) { actForward(b.simd, f, d[lo:hi], xs[lo:hi]) })
+	return nil
+}
+
+// ActBackward computes dx[i] = dy[i]·f'(x[i]).
+func (b *Backend) ActBackward(f kernels.Activation, dx, dy, x kernels.Buffer) error {
+	const name = "act backward"
+	if err := checkAct(name, f, []string{"dx", "dy", "x"}, dx, dy, x); err != nil {
+		return err
+	}
+	s, err := b.f32s(name, dx, dy, x)
+	if err != nil {
+		return err
+	}
+	d, g, xs := s[0], s[1], s[2]
+	grain := actGrainElems
+	if f == kernels.ReLU {
+		grain = elemGrain
+	}
+	b.par(len(d), grain, func(lo, hi int) { actBackward(b.simd, f, d[lo:hi], g[lo:hi], xs[lo:hi]) })
+	return nil
+}

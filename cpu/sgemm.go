@@ -1,5 +1,70 @@
 package cpu
 
+import "sync"
+
+// SGEMM: a BLIS-style packed, cache-blocked single-precision matrix product.
+//
+// Loop nest (row-major C = alpha·op(A)·op(B) + beta·C):
+//
+//	for jc over N in blocks of NC columns
+//	  for pc over K in blocks of KC            (beta applies on the first)
+//	    pack op(B)[pc:pc+KC, jc:jc+NC] into KC×NR panels (all threads)
+//	    each thread, on its own rectangle of MR-row and NR-column panels:
+//	      for ic over its rows in blocks of MC
+//	        pack op(A)[ic:ic+MC, pc:pc+KC] into MR×KC panels (per thread)
+//	        for jr over its NR panels, for ir over MR panels: micro-kernel
+//
+// Packing absorbs TransA/TransB, so the micro-kernel only ever sees packed B
+// panels (B[l, j] at b[l·16+j]); alpha and beta are applied by the kernel
+// when it writes the tile (beta only for the first K block, 1 after). Edge
+// tiles (fewer than MR rows or NR columns) run the same kernel on
+// zero-padded panels into a 6×16 temporary tile that is then merged into C.
+//
+// Blocking, for Zen-class cores (L1d 32 KiB, L2 512 KiB, shared L3):
+//
+//	MR×NR = 6×16  12 ymm accumulators; per k step 2 B loads, 6 A broadcasts,
+//	              12 FMAs (FMA-bound, not load-bound)
+//	KC = 256      a 16 KiB B micro-panel (KC×NR) stays in L1 across the ir loop
+//	MC = 144      a 144 KiB packed A block (MC×KC) stays in L2
+//	NC = 3072     a 3 MiB packed B block (KC×NC) lives in L3
+//
+// K, M and N are split into equal blocks no larger than these (K=300 gives
+// two K blocks of 150, not 256+44).
+//
+// Small and skinny products: when a thread's share of N is at most
+// sgemmNoPackPanels NR panels (N=24 in a PHM layer, N=4), A is not packed:
+// the kernel reads op(A) in place through its row/column strides and the
+// ir loop runs outermost, so each A micro-panel is reused from L1 across the
+// few B panels. With a single MR panel (M ≤ 6, e.g. M=1) and no TransB, the
+// full NR panels of B are read in place too (each B element is used once,
+// so packing would cost as much as the product). N ≤ 2, a tiny M·N·K, or
+// M ≤ 2 with TransB run a direct dot-product loop without packing. Products
+// with M·N·K < 2·sgemmParallelMin run on one thread; larger ones split the
+// panels of C over a tm×tn grid of threads (M first), all sharing one packed
+// B block; there is one pool each for the packed B blocks and the
+// per-thread scratch (packed A block and edge tile), so a steady stream of
+// products allocates only a few small objects.
+//
+// Measured (AMD EPYC Zen 3, 2 cores; GFLOP/s; see the benchmarks in
+// sgemm_bench_test.go and bench/blas):
+//
+//	TODO
+const (
+	sgemmMR = 6
+	sgemmNR = 16
+	sgemmKC = 256
+	sgemmMC = 144
+	sgemmNC = 3072
+
+	// sgemmNoPackPanels is the largest number of NR panels of a thread's
+	// share of N for which A is read in place instead of packed.
+	sgemmNoPackPanels = 4
+	// sgemmParallelMin is the M·N·K of work per extra thread.
+	sgemmParallelMin = 1 << 20
+	// sgemmDirectMNK is the M·N·K up to which the direct loop runs.
+	sgemmDirectMNK = 4096
+)
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major slices, with
 // op(A) of m×k and op(B) of k×n (see kernels.GemmParams for the layout),
 // using the assembly kernels where available and all cores for large
@@ -8,30 +73,380 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	sgemm(hasAVX2FMA, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// sgemmArgs is one product: the arguments of sgemm.
+type sgemmArgs struct {
+	simd           bool
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+	// inPlaceB reads full NR panels of B from b instead of packing them.
+	inPlaceB bool
+}
+
+// sgemmScratch is one thread's working memory: its packed A block and the
+// temporary tile of the edge path.
+type sgemmScratch struct {
+	a    []float32
+	tile [sgemmMR * sgemmNR]float32
+}
+
+var (
+	sgemmScratchPool sync.Pool // *sgemmScratch
+	sgemmBPool       sync.Pool // *[]float32, packed B blocks
+)
+
 // sgemm is the dispatching SGEMM: simd selects the assembly micro-kernel,
 // threads the parallelism (0 = GOMAXPROCS).
-// PLACEHOLDER: naive loops until the packed kernel lands.
 func sgemm(simd bool, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	_, _ = simd, threads
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for l := 0; l < k; l++ {
-				av := a[i*lda+l]
-				if transA {
-					av = a[l*lda+i]
-				}
-				bv := b[l*ldb+j]
-				if transB {
-					bv = b[j*ldb+l]
-				}
-				s += av * bv
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		sgemmScaleC(m, n, beta, c, ldc)
+		return
+	}
+	d := &sgemmArgs{simd: simd, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	if n <= 2 || m*n*k <= sgemmDirectMNK || m <= 2 && transB {
+		d.direct(beta)
+		return
+	}
+	d.blocked(threads, beta)
+}
+
+// blocked runs the packed, blocked algorithm.
+func (d *sgemmArgs) blocked(threads int, beta float32) {
+	m, n, k := d.m, d.n, d.k
+	t := maxThreads(threads)
+	if w := m * n * k / sgemmParallelMin; w < t {
+		t = max(w, 1)
+	}
+	kc := sgemmCeilDiv(k, sgemmCeilDiv(k, sgemmKC))
+	nc := sgemmCeilDiv(n, sgemmCeilDiv(n, sgemmNC))
+	nc = sgemmCeilDiv(nc, sgemmNR) * sgemmNR
+	mPanels := sgemmCeilDiv(m, sgemmMR)
+	tm, tn := sgemmGrid(t, mPanels, sgemmCeilDiv(min(nc, n), sgemmNR))
+	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels
+	// With one MR panel every element of B is used once: packing it would
+	// cost as much as the product.
+	d.inPlaceB = !d.transB && mPanels == 1
+	mc := 0
+	if packA {
+		// Equal MC blocks of a thread's share of the M panels.
+		share := sgemmCeilDiv(mPanels, tm)
+		per := sgemmCeilDiv(share, sgemmCeilDiv(share, sgemmMC/sgemmMR))
+		mc = per * sgemmMR
+	}
+
+	bp := sgemmGetB(kc * nc)
+	defer sgemmBPool.Put(bp)
+	scratch := make([]*sgemmScratch, t)
+	for w := range scratch {
+		scratch[w] = sgemmGetScratch(max(mc, sgemmMR) * kc)
+	}
+	defer func() {
+		for _, s := range scratch {
+			sgemmScratchPool.Put(s)
+		}
+	}()
+
+	for jc := 0; jc < n; jc += nc {
+		ncur := min(nc, n-jc)
+		nPanels := sgemmCeilDiv(ncur, sgemmNR)
+		for pc := 0; pc < k; pc += kc {
+			kcur := min(kc, k-pc)
+			betaK := beta // the caller's beta for the first K block, 1 after
+			if pc > 0 {
+				betaK = 1
 			}
-			if beta == 0 {
-				c[i*ldc+j] = alpha * s
-			} else {
-				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			packed := (*bp)[:nPanels*kcur*sgemmNR]
+			switch {
+			case !d.inPlaceB:
+				grain := max(1, 8192/(kcur*sgemmNR))
+				parallelFor(t, nPanels, grain, func(lo, hi int) {
+					d.packB(packed, lo, hi, pc, kcur, jc, ncur)
+				})
+			case ncur%sgemmNR != 0:
+				d.packB(packed, nPanels-1, nPanels, pc, kcur, jc, ncur)
+			}
+			parallelFor(t, t, 1, func(lo, hi int) {
+				for w := lo; w < hi; w++ {
+					p0, p1 := sgemmSplit(mPanels, tm, w/tn)
+					q0, q1 := sgemmSplit(nPanels, tn, w%tn)
+					if p0 >= p1 || q0 >= q1 {
+						continue
+					}
+					if packA {
+						d.packedBlock(scratch[w], packed, mc/sgemmMR, p0, p1, q0, q1, pc, kcur, jc, ncur, betaK)
+					} else {
+						d.unpackedBlock(scratch[w], packed, p0, p1, q0, q1, pc, kcur, jc, ncur, betaK)
+					}
+				}
+			})
+		}
+	}
+}
+
+// packedBlock computes the C panels [p0, p1)×[q0, q1) of one K block from
+// packed A blocks of at most per MR panels.
+func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, q1, pc, kc, jc, ncur int, beta float32) {
+	for ib := p0; ib < p1; ib += per {
+		ie := min(ib+per, p1)
+		d.packA(s.a, ib*sgemmMR, min(ie*sgemmMR, d.m), pc, kc)
+		for q := q0; q < q1; q++ {
+			j := jc + q*sgemmNR
+			nr := min(sgemmNR, jc+ncur-j)
+			bq, csb := d.bPanel(bp, q, pc, kc, j, nr)
+			for p := ib; p < ie; p++ {
+				i := p * sgemmMR
+				ap := s.a[(p-ib)*kc*sgemmMR:]
+				d.tile(s, kc, ap, 1, sgemmMR, bq, csb, i, j, min(sgemmMR, d.m-i), nr, beta)
 			}
 		}
 	}
+}
+
+// unpackedBlock computes the C panels [p0, p1)×[q0, q1) of one K block
+// reading op(A) in place (only a partial last MR panel is packed).
+func (d *sgemmArgs) unpackedBlock(s *sgemmScratch, bp []float32, p0, p1, q0, q1, pc, kc, jc, ncur int, beta float32) {
+	for p := p0; p < p1; p++ {
+		i := p * sgemmMR
+		mr := min(sgemmMR, d.m-i)
+		var ap []float32
+		var rsa, csa int
+		switch {
+		case mr < sgemmMR:
+			d.packA(s.a, i, d.m, pc, kc)
+			ap, rsa, csa = s.a, 1, sgemmMR
+		case d.transA:
+			ap, rsa, csa = d.a[pc*d.lda+i:], 1, d.lda
+		default:
+			ap, rsa, csa = d.a[i*d.lda+pc:], d.lda, 1
+		}
+		for q := q0; q < q1; q++ {
+			j := jc + q*sgemmNR
+			nr := min(sgemmNR, jc+ncur-j)
+			bq, csb := d.bPanel(bp, q, pc, kc, j, nr)
+			d.tile(s, kc, ap, rsa, csa, bq, csb, i, j, mr, nr, beta)
+		}
+	}
+}
+
+// bPanel returns the B panel q (of nr columns from column j) of the K block
+// at pc and its row stride: in op(B) itself when B is read in place and the
+// panel is full, else in the packed block bp.
+func (d *sgemmArgs) bPanel(bp []float32, q, pc, kc, j, nr int) ([]float32, int) {
+	if d.inPlaceB && nr == sgemmNR {
+		return d.b[pc*d.ldb+j:], d.ldb
+	}
+	return bp[q*kc*sgemmNR : (q+1)*kc*sgemmNR], sgemmNR
+}
+
+// tile runs the micro-kernel on the C tile at (i, j) of mr×nr elements,
+// through the temporary tile when it is smaller than MR×NR.
+func (d *sgemmArgs) tile(s *sgemmScratch, kc int, ap []float32, rsa, csa int, bq []float32, csb, i, j, mr, nr int, beta float32) {
+	if mr == sgemmMR && nr == sgemmNR {
+		sgemmKernel(d.simd, kc, ap, rsa, csa, bq, csb, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
+		return
+	}
+	sgemmKernel(d.simd, kc, ap, rsa, csa, bq, csb, s.tile[:], sgemmNR, d.alpha, 0)
+	for r := 0; r < mr; r++ {
+		cr := d.c[(i+r)*d.ldc+j : (i+r)*d.ldc+j+nr]
+		tr := s.tile[r*sgemmNR : r*sgemmNR+nr]
+		if beta == 0 {
+			copy(cr, tr)
+			continue
+		}
+		for x, v := range tr {
+			cr[x] = v + beta*cr[x]
+		}
+	}
+}
+
+// sgemmKernel dispatches to the assembly or the pure-Go micro-kernel.
+func sgemmKernel(simd bool, k int, a []float32, rsa, csa int, b []float32, csb int, c []float32, ldc int, alpha, beta float32) {
+	if simd {
+		sgemmKernelAVX2(k, a, rsa, csa, b, csb, c, ldc, alpha, beta)
+	} else {
+		sgemmKernelGeneric(k, a, rsa, csa, b, csb, c, ldc, alpha, beta)
+	}
+}
+
+// packA packs rows [i0, i1) and columns [pc, pc+kc) of op(A) into MR-row
+// panels (A[r, l] of a panel at l·MR + r), zero-padding the last panel.
+func (d *sgemmArgs) packA(dst []float32, i0, i1, pc, kc int) {
+	a, lda := d.a, d.lda
+	for i := i0; i < i1; i += sgemmMR {
+		mr := min(sgemmMR, i1-i)
+		pan := dst[(i-i0)*kc : (i-i0)*kc+kc*sgemmMR]
+		switch {
+		case d.transA:
+			for l := 0; l < kc; l++ {
+				o := (pc+l)*lda + i
+				copy(pan[l*sgemmMR:l*sgemmMR+mr], a[o:o+mr])
+			}
+		case mr == sgemmMR:
+			r0 := a[i*lda+pc : i*lda+pc+kc]
+			r1 := a[(i+1)*lda+pc : (i+1)*lda+pc+kc]
+			r2 := a[(i+2)*lda+pc : (i+2)*lda+pc+kc]
+			r3 := a[(i+3)*lda+pc : (i+3)*lda+pc+kc]
+			r4 := a[(i+4)*lda+pc : (i+4)*lda+pc+kc]
+			r5 := a[(i+5)*lda+pc : (i+5)*lda+pc+kc]
+			for l := range r0 {
+				p := (*[sgemmMR]float32)(pan[l*sgemmMR:])
+				p[0], p[1], p[2], p[3], p[4], p[5] = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l]
+			}
+		default:
+			for r := 0; r < mr; r++ {
+				o := (i+r)*lda + pc
+				for l, v := range a[o : o+kc] {
+					pan[l*sgemmMR+r] = v
+				}
+			}
+		}
+		if mr < sgemmMR {
+			for l := 0; l < kc; l++ {
+				clear(pan[l*sgemmMR+mr : (l+1)*sgemmMR])
+			}
+		}
+	}
+}
+
+// packB packs the NR-column panels [q0, q1) of rows [pc, pc+kc) and columns
+// [jc, jc+ncur) of op(B) (B[l, j] of a panel at l·NR + j), zero-padding the
+// last panel.
+func (d *sgemmArgs) packB(dst []float32, q0, q1, pc, kc, jc, ncur int) {
+	b, ldb := d.b, d.ldb
+	for q := q0; q < q1; q++ {
+		pan := dst[q*kc*sgemmNR : (q+1)*kc*sgemmNR]
+		j := jc + q*sgemmNR
+		nr := min(sgemmNR, jc+ncur-j)
+		if !d.transB {
+			for l := 0; l < kc; l++ {
+				o := (pc+l)*ldb + j
+				row := pan[l*sgemmNR : (l+1)*sgemmNR]
+				copy(row, b[o:o+nr])
+				clear(row[nr:])
+			}
+			continue
+		}
+		for x := 0; x < nr; x++ {
+			o := (j+x)*ldb + pc
+			for l, v := range b[o : o+kc] {
+				pan[l*sgemmNR+x] = v
+			}
+		}
+		if nr < sgemmNR {
+			for l := 0; l < kc; l++ {
+				clear(pan[l*sgemmNR+nr : (l+1)*sgemmNR])
+			}
+		}
+	}
+}
+
+// direct computes the product without packing, for tiny or skinny shapes:
+// one dot product per element of C, over four partial sums.
+func (d *sgemmArgs) direct(beta float32) {
+	a, b, c, ldc, k, alpha := d.a, d.b, d.c, d.ldc, d.k, d.alpha
+	// op(A)[i, l] = a[i·ars + l·acs], op(B)[l, j] = b[l·brs + j·bcs].
+	ars, acs := d.lda, 1
+	if d.transA {
+		ars, acs = 1, d.lda
+	}
+	brs, bcs := d.ldb, 1
+	if d.transB {
+		brs, bcs = 1, d.ldb
+	}
+	for i := 0; i < d.m; i++ {
+		cr := c[i*ldc : i*ldc+d.n]
+		for j := range cr {
+			ao, bo := i*ars, j*bcs
+			var s0, s1, s2, s3 float32
+			l := 0
+			for ; l+4 <= k; l += 4 {
+				s0 += a[ao+l*acs] * b[bo+l*brs]
+				s1 += a[ao+(l+1)*acs] * b[bo+(l+1)*brs]
+				s2 += a[ao+(l+2)*acs] * b[bo+(l+2)*brs]
+				s3 += a[ao+(l+3)*acs] * b[bo+(l+3)*brs]
+			}
+			for ; l < k; l++ {
+				s0 += a[ao+l*acs] * b[bo+l*brs]
+			}
+			if s := (s0 + s1) + (s2 + s3); beta == 0 {
+				cr[j] = alpha * s
+			} else {
+				cr[j] = alpha*s + beta*cr[j]
+			}
+		}
+	}
+}
+
+// sgemmScaleC sets the m×n matrix C to beta·C, without reading C when beta
+// is 0.
+func sgemmScaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		cr := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(cr)
+			continue
+		}
+		for j := range cr {
+			cr[j] *= beta
+		}
+	}
+}
+
+// sgemmGrid chooses a tm×tn = t grid of threads over mp×np panels that
+// minimises the largest share, preferring to split M on ties.
+func sgemmGrid(t, mp, np int) (tm, tn int) {
+	best := -1
+	for f := t; f >= 1; f-- {
+		if t%f != 0 {
+			continue
+		}
+		if w := sgemmCeilDiv(mp, f) * sgemmCeilDiv(np, t/f); best < 0 || w < best {
+			best, tm, tn = w, f, t/f
+		}
+	}
+	return tm, tn
+}
+
+// sgemmSplit returns the part-th of parts near-equal contiguous pieces of
+// [0, n).
+func sgemmSplit(n, parts, part int) (lo, hi int) {
+	return n * part / parts, n * (part + 1) / parts
+}
+
+// sgemmCeilDiv returns ⌈a/b⌉ for a ≥ 0, b > 0.
+func sgemmCeilDiv(a, b int) int { return (a + b - 1) / b }
+
+// sgemmGetB returns a pooled buffer of at least n floats.
+func sgemmGetB(n int) *[]float32 {
+	if p, _ := sgemmBPool.Get().(*[]float32); p != nil && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+// sgemmGetScratch returns a pooled scratch whose A buffer holds n floats.
+func sgemmGetScratch(n int) *sgemmScratch {
+	s, _ := sgemmScratchPool.Get().(*sgemmScratch)
+	if s == nil {
+		s = new(sgemmScratch)
+	}
+	if cap(s.a) < n {
+		s.a = make([]float32, n)
+	}
+	s.a = s.a[:cap(s.a)]
+	return s
 }

@@ -104,7 +104,8 @@ type Backend interface {
 	// Close releases every resource of the backend.
 	Close() error
 	// Sync waits until all queued operations have finished and returns the
-	// first asynchronous error, if any.
+	// first asynchronous error raised since the previous Sync, if any; the
+	// error is reported once and then cleared.
 	Sync() error
 
 	// Alloc returns a zeroed buffer of n elements.
