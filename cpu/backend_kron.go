@@ -6,14 +6,14 @@ import "github.com/compacter-go/compacter/kernels"
 // then the raw-slice implementations of kron_phm.go with this backend's
 // SIMD and thread settings.
 
-// bufSlot pairs a buffer with the slice field it fills.
-type bufSlot struct {
+// kronSlot pairs a buffer with the slice field it fills.
+type kronSlot struct {
 	dst *[]float32
 	src kernels.Buffer
 }
 
 // fill resolves every slot's buffer (nil stays nil) to its memory.
-func (b *Backend) fill(slots []bufSlot) error {
+func (b *Backend) fill(slots []kronSlot) error {
 	for _, f := range slots {
 		s, err := b.f32(f.src)
 		if err != nil {
@@ -26,11 +26,11 @@ func (b *Backend) fill(slots []bufSlot) error {
 
 func (b *Backend) kronArgs(p kernels.KronParams) (KronArgs, error) {
 	k := KronArgs{In: p.In, Out: p.Out, N: p.N, Rank: p.Rank}
-	slots := []bufSlot{{&k.A, p.A}, {&k.H, p.H}, {&k.DH, p.DH}, {&k.DA, p.DA}}
+	slots := []kronSlot{{&k.A, p.A}, {&k.H, p.H}, {&k.DH, p.DH}, {&k.DA, p.DA}}
 	if p.Rank > 0 {
-		slots = append(slots, bufSlot{&k.S, p.S}, bufSlot{&k.T, p.T}, bufSlot{&k.DS, p.DS}, bufSlot{&k.DT, p.DT})
+		slots = append(slots, kronSlot{&k.S, p.S}, kronSlot{&k.T, p.T}, kronSlot{&k.DS, p.DS}, kronSlot{&k.DT, p.DT})
 	} else {
-		slots = append(slots, bufSlot{&k.W, p.W}, bufSlot{&k.DW, p.DW})
+		slots = append(slots, kronSlot{&k.W, p.W}, kronSlot{&k.DW, p.DW})
 	}
 	return k, b.fill(slots)
 }
@@ -67,20 +67,20 @@ func (b *Backend) phmArgs(p kernels.PHMParams, backward bool) (PHMArgs, error) {
 		return PHMArgs{}, err
 	}
 	a := PHMArgs{Rows: p.Rows, In: p.In, Out: p.Out, N: p.N, Rank: p.Rank, Algo: p.Algo}
-	slots := []bufSlot{{&a.X, p.X}, {&a.A, p.A}, {&a.Bias, p.Bias}}
+	slots := []kronSlot{{&a.X, p.X}, {&a.A, p.A}, {&a.Bias, p.Bias}}
 	if p.Rank > 0 {
-		slots = append(slots, bufSlot{&a.S, p.S}, bufSlot{&a.T, p.T})
+		slots = append(slots, kronSlot{&a.S, p.S}, kronSlot{&a.T, p.T})
 	} else {
-		slots = append(slots, bufSlot{&a.W, p.W})
+		slots = append(slots, kronSlot{&a.W, p.W})
 	}
 	if !backward {
-		slots = append(slots, bufSlot{&a.Y, p.Y})
+		slots = append(slots, kronSlot{&a.Y, p.Y})
 	} else {
-		slots = append(slots, bufSlot{&a.DY, p.DY}, bufSlot{&a.DX, p.DX}, bufSlot{&a.DA, p.DA}, bufSlot{&a.DBias, p.DBias})
+		slots = append(slots, kronSlot{&a.DY, p.DY}, kronSlot{&a.DX, p.DX}, kronSlot{&a.DA, p.DA}, kronSlot{&a.DBias, p.DBias})
 		if p.Rank > 0 {
-			slots = append(slots, bufSlot{&a.DS, p.DS}, bufSlot{&a.DT, p.DT})
+			slots = append(slots, kronSlot{&a.DS, p.DS}, kronSlot{&a.DT, p.DT})
 		} else {
-			slots = append(slots, bufSlot{&a.DW, p.DW})
+			slots = append(slots, kronSlot{&a.DW, p.DW})
 		}
 	}
 	return a, b.fill(slots)
