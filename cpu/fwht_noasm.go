@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package cpu
+
+func fwht64AVX2(x []float32)           { fwht64Generic(x) }
+func fwhtR8AVX2(x []float32, h, w int) { fwhtR8Generic(x, h, w) }
+func fwhtR4AVX2(x []float32, h, w int) { fwhtR4Generic(x, h, w) }
+func fwhtR2AVX2(x []float32, h, w int) { fwhtR2Generic(x, h, w) }

@@ -1,0 +1,145 @@
+package cpu
+
+import (
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"testing"
+)
+
+// fwhtDense returns H·x for the Sylvester Hadamard matrix H[i][j] =
+// (−1)^popcount(i&j), scaled by 2^(−logN/2) when ortho, in float64.
+func fwhtDense(x []float32, logN int, ortho bool) []float64 {
+	n := 1 << logN
+	y := make([]float64, n)
+	s := 1.0
+	if ortho {
+		s = math.Exp2(-float64(logN) / 2)
+	}
+	for i := range n {
+		var acc float64
+		for j := range n {
+			if bits.OnesCount(uint(i&j))%2 == 0 {
+				acc += float64(x[j])
+			} else {
+				acc -= float64(x[j])
+			}
+		}
+		y[i] = acc * s
+	}
+	return y
+}
+
+func TestFWHTDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, b := range opBackends() {
+		for logN := 0; logN <= 9; logN++ {
+			for _, batch := range []int{1, 3} {
+				for _, ortho := range []bool{false, true} {
+					n := 1 << logN
+					x := opRandF32(rng, n*batch)
+					buf := opUpload(t, b, x, true)
+					opMustOK(t, b.FWHT(buf, logN, batch, ortho))
+					got := opDownload(t, b, buf)
+					for v := range batch {
+						opCheckRel(t, b.Name()+" fwht dense", got[v*n:(v+1)*n], fwhtDense(x[v*n:(v+1)*n], logN, ortho), 1e-6)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFWHTInvolution checks FWHT(FWHT(x)) = 2^logN·x (and = x when
+// orthonormal) on sizes that use the blocked and the parallel upper passes.
+func TestFWHTInvolution(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	logs := []int{6, 10, 15, 16, 17, 18}
+	if !testing.Short() {
+		logs = append(logs, 19, 20, 21, 23)
+	}
+	for _, b := range opBackends() {
+		for _, logN := range logs {
+			for _, batch := range []int{1, 4, 33} {
+				if (logN > 17 && batch > 1) || (logN > 10 && batch > 4) {
+					continue
+				}
+				n := 1 << logN
+				x := opRandF32(rng, n*batch)
+				for _, ortho := range []bool{false, true} {
+					buf := opUpload(t, b, x, true)
+					opMustOK(t, b.FWHT(buf, logN, batch, ortho))
+					opMustOK(t, b.FWHT(buf, logN, batch, ortho))
+					s := math.Exp2(float64(logN))
+					if ortho {
+						s = 1
+					}
+					ref := opTo64(x)
+					for i := range ref {
+						ref[i] *= s
+					}
+					opCheckRel(t, b.Name()+" fwht involution", opDownload(t, b, buf), ref, 1e-6*float64(logN))
+				}
+			}
+		}
+	}
+}
+
+// TestFWHTSimdMatchesGeneric holds the assembly butterflies bit-identical to
+// the pure-Go ones, and the result independent of the thread count.
+func TestFWHTSimdMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, c := range [][2]int{{3, 5}, {6, 3}, {7, 2}, {8, 1}, {10, 35}, {11, 3}, {14, 2}, {15, 1}, {16, 1}, {17, 3}, {18, 1}, {19, 3}, {20, 1}} {
+		logN, batch := c[0], c[1]
+		if testing.Short() && batch<<logN > 1<<18 {
+			continue
+		}
+		x := opRandF32(rng, batch<<logN)
+		var ref []float32
+		for _, simd := range []bool{false, hasAVX2FMA} {
+			for _, threads := range []int{1, 2, 3} {
+				for _, ortho := range []bool{false, true} {
+					y := append([]float32(nil), x...)
+					fwht(simd, threads, y, logN, batch, ortho)
+					if !ortho {
+						if ref == nil {
+							ref = y
+						} else if i := opSameBits(y, ref); i >= 0 {
+							t.Fatalf("logN=%d batch=%d simd=%v threads=%d: [%d] = %v, want %v", logN, batch, simd, threads, i, y[i], ref[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzFWHT holds the assembly transform bit-identical to the pure-Go one
+// and, for small sizes, equal to the dense Hadamard product.
+func FuzzFWHT(f *testing.F) {
+	f.Add(uint8(6), uint8(1), []byte{1, 2, 3, 4, 5, 6, 7, 8})
+	f.Add(uint8(12), uint8(2), []byte{255, 0, 17})
+	f.Fuzz(func(t *testing.T, logN, batch uint8, seed []byte) {
+		l, bt := int(logN%13), int(batch%3)+1
+		var s uint64
+		for _, c := range seed {
+			s = s*131 + uint64(c)
+		}
+		rng := rand.New(rand.NewPCG(s, uint64(l)))
+		x := opRandF32(rng, bt<<l)
+		y1, y2 := append([]float32(nil), x...), append([]float32(nil), x...)
+		fwht(hasAVX2FMA, 2, y1, l, bt, false)
+		fwht(false, 1, y2, l, bt, false)
+		if i := opSameBits(y1, y2); i >= 0 {
+			t.Fatalf("logN=%d batch=%d: [%d] simd %v generic %v", l, bt, i, y1[i], y2[i])
+		}
+		if l <= 8 {
+			n := 1 << l
+			for v := range bt {
+				if e := opRelErr(y2[v*n:(v+1)*n], fwhtDense(x[v*n:(v+1)*n], l, false)); e > 1e-6 {
+					t.Fatalf("logN=%d: relative error %g against the dense transform", l, e)
+				}
+			}
+		}
+	})
+}
