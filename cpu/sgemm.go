@@ -167,51 +167,56 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 		mc = per * sgemmMR
 	}
 
-	bp := sgemmGetB(kc * nc)
-	defer sgemmBPool.Put(bp)
-	scratch := make([]*sgemmScratch, t)
-	for w := range scratch {
-		scratch[w] = sgemmGetScratch(max(mc, sgemmMR) * kc)
-	}
-	defer func() {
-		for _, s := range scratch {
+	// One parallel region per product: every worker packs the B panels of
+	// its own column group and runs the whole jc/pc loop on its rectangle of
+	// C, so there is no barrier between K blocks. Fork-joins are what cost
+	// here (waking the other core takes tens of µs on a VM); when the grid
+	// splits M, the B panels are packed once per worker row instead of
+	// shared, a few percent of the work at the shapes that split.
+	parallelFor(t, t, 1, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			s := sgemmGetScratch(max(mc, sgemmMR) * kc)
+			bp := sgemmGetB(kc * nc)
+			d.worker(s, *bp, w/tn, w%tn, tm, tn, mPanels, mc, kc, nc, packA, beta)
+			sgemmBPool.Put(bp)
 			sgemmScratchPool.Put(s)
 		}
-	}()
+	})
+}
 
+// worker computes the C panels of grid cell (wm, wn) of a tm×tn grid for
+// all column and K blocks, packing the B panels it uses into bp.
+func (d *sgemmArgs) worker(s *sgemmScratch, bp []float32, wm, wn, tm, tn, mPanels, mc, kc, nc int, packA bool, beta float32) {
+	n, k := d.n, d.k
+	p0, p1 := sgemmSplit(mPanels, tm, wm)
+	if p0 >= p1 {
+		return
+	}
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
 		nPanels := sgemmCeilDiv(ncur, sgemmNR)
+		q0, q1 := sgemmSplit(nPanels, tn, wn)
+		if q0 >= q1 {
+			continue
+		}
 		for pc := 0; pc < k; pc += kc {
 			kcur := min(kc, k-pc)
 			betaK := beta // the caller's beta for the first K block, 1 after
 			if pc > 0 {
 				betaK = 1
 			}
-			packed := (*bp)[:nPanels*kcur*sgemmNR]
+			packed := bp[:nPanels*kcur*sgemmNR]
 			switch {
 			case !d.inPlaceB:
-				grain := max(1, 8192/(kcur*sgemmNR))
-				parallelFor(t, nPanels, grain, func(lo, hi int) {
-					d.packB(packed, lo, hi, pc, kcur, jc, ncur)
-				})
-			case ncur%sgemmNR != 0:
+				d.packB(packed, q0, q1, pc, kcur, jc, ncur)
+			case ncur%sgemmNR != 0 && q1 == nPanels:
 				d.packB(packed, nPanels-1, nPanels, pc, kcur, jc, ncur)
 			}
-			parallelFor(t, t, 1, func(lo, hi int) {
-				for w := lo; w < hi; w++ {
-					p0, p1 := sgemmSplit(mPanels, tm, w/tn)
-					q0, q1 := sgemmSplit(nPanels, tn, w%tn)
-					if p0 >= p1 || q0 >= q1 {
-						continue
-					}
-					if packA {
-						d.packedBlock(scratch[w], packed, mc/sgemmMR, p0, p1, q0, q1, pc, kcur, jc, ncur, betaK)
-					} else {
-						d.unpackedBlock(scratch[w], packed, p0, p1, q0, q1, pc, kcur, jc, ncur, betaK)
-					}
-				}
-			})
+			if packA {
+				d.packedBlock(s, packed, mc/sgemmMR, p0, p1, q0, q1, pc, kcur, jc, ncur, betaK)
+			} else {
+				d.unpackedBlock(s, packed, p0, p1, q0, q1, pc, kcur, jc, ncur, betaK)
+			}
 		}
 	}
 }
