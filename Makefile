@@ -34,10 +34,18 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -count $(COUNT) -timeout 60m $(PKGS) | tee bench/out/bench.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@latest bench/out/bench.txt
 
-## bench-openblas: the SGEMM comparison against OpenBLAS (needs libopenblas-dev and cgo).
+## bench-openblas: SGEMM against OpenBLAS (needs libopenblas-dev and cgo). Each
+## implementation runs in its own process, alternating COUNT times: OpenBLAS's
+## threads spin after a call and would slow whatever runs next in the same process.
 bench-openblas:
 	dpkg -s libopenblas-dev >/dev/null 2>&1 || { apt-get update && apt-get install -y libopenblas-dev; }
-	$(GO) test -tags openblas -run '^$$' -bench '$(BENCH)' -count $(COUNT) ./bench/blas/
+	mkdir -p bench/out
+	$(GO) test -c -tags openblas -o bench/out/blas.test ./bench/blas/
+	rm -f bench/out/blas.txt
+	for i in $$(seq $(COUNT)); do for impl in simd openblas gonum; do \
+	  bench/out/blas.test -test.run '^$$' -test.bench "Sgemm/.*/.*/$$impl\$$" -test.benchtime 10x | tee -a bench/out/blas.txt; \
+	done; done
+	$(GO) run golang.org/x/perf/cmd/benchstat@latest -col /impl bench/out/blas.txt
 
 ## fuzz: run every Fuzz target for FUZZTIME each.
 fuzz:
