@@ -209,60 +209,45 @@ func (b *Backend) Mem() kernels.MemStats {
 // ResetPeak sets the peak to the bytes in use now.
 func (b *Backend) ResetPeak() { b.peak.Store(b.inUse.Load()) }
 
-func lenErr(op string, got, want int) error {
-	return fmt.Errorf("cpu: %s: %d elements, buffer has %d: %w", op, got, want, kernels.ErrShape)
+// transfer copies between host memory and the memory of a buffer of this
+// backend, got with mem, after checking that the lengths match.
+func transfer[T any](op string, buf kernels.Buffer, host []T, mem func(kernels.Buffer) ([]T, error), toBuf bool) error {
+	m, err := mem(buf)
+	if err != nil {
+		return fmt.Errorf("cpu: %s: %w", op, err)
+	}
+	if m == nil {
+		return fmt.Errorf("cpu: %s: nil buffer: %w", op, kernels.ErrShape)
+	}
+	if len(host) != len(m) {
+		return fmt.Errorf("cpu: %s: %d elements, buffer has %d: %w", op, len(host), len(m), kernels.ErrShape)
+	}
+	if toBuf {
+		copy(m, host)
+	} else {
+		copy(host, m)
+	}
+	return nil
 }
 
 // Upload copies src into dst.
 func (b *Backend) Upload(dst kernels.Buffer, src []float32) error {
-	d, err := b.f32(dst)
-	if err != nil {
-		return fmt.Errorf("cpu: upload: %w", err)
-	}
-	if len(src) != len(d) {
-		return lenErr("upload", len(src), len(d))
-	}
-	copy(d, src)
-	return nil
+	return transfer("upload", dst, src, b.f32, true)
 }
 
 // UploadInt32 copies src into an Int32 buffer.
 func (b *Backend) UploadInt32(dst kernels.Buffer, src []int32) error {
-	d, err := b.i32(dst)
-	if err != nil {
-		return fmt.Errorf("cpu: upload: %w", err)
-	}
-	if len(src) != len(d) {
-		return lenErr("upload", len(src), len(d))
-	}
-	copy(d, src)
-	return nil
+	return transfer("upload", dst, src, b.i32, true)
 }
 
 // Download copies src into dst.
 func (b *Backend) Download(dst []float32, src kernels.Buffer) error {
-	s, err := b.f32(src)
-	if err != nil {
-		return fmt.Errorf("cpu: download: %w", err)
-	}
-	if len(dst) != len(s) {
-		return lenErr("download", len(dst), len(s))
-	}
-	copy(dst, s)
-	return nil
+	return transfer("download", src, dst, b.f32, false)
 }
 
 // DownloadInt32 copies an Int32 buffer into dst.
 func (b *Backend) DownloadInt32(dst []int32, src kernels.Buffer) error {
-	s, err := b.i32(src)
-	if err != nil {
-		return fmt.Errorf("cpu: download: %w", err)
-	}
-	if len(dst) != len(s) {
-		return lenErr("download", len(dst), len(s))
-	}
-	copy(dst, s)
-	return nil
+	return transfer("download", src, dst, b.i32, false)
 }
 
 // Copy copies src into dst.
