@@ -42,6 +42,7 @@ const usage = `compacter: parameter-efficient fine-tuning of T5 on fast kernels.
 Usage:
   compacter kernels [flags]   time kernels (sgemm, phm, lphm, fwht) on a backend
   compacter backends          list compute backends and whether each runs here
+  compacter forward [flags]   run a T5 checkpoint on a batch; write logits, loss, gradients
   compacter help [command]    show help for a command
 `
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKernels(ctx, args[1:], stdout, stderr)
 	case "backends":
 		return runBackends(args[1:], stdout)
+	case "forward":
+		return runForward(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			return run(ctx, []string{args[1], "-h"}, stdout, stderr)

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/t5"
+)
+
+const forwardHelp = `Usage: compacter forward --model DIR --batch FILE --out FILE [--grads] [--backend NAME]
+
+Run a T5 checkpoint (a Hugging Face directory with config.json and
+model.safetensors) on a batch (safetensors with input_ids, attention_mask,
+decoder_input_ids and/or labels, int64 or int32) and write safetensors with
+logits [B,T,V], encoder_last_hidden_state [B,S,D], loss [] (when the batch has
+labels) and, with --grads, every parameter's gradient as grad/<hf name>.
+Dropout is off. It is how outputs are compared with other implementations.
+
+Flags:
+`
+
+func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("forward", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, forwardHelp)
+		fs.PrintDefaults()
+	}
+	model := fs.String("model", "", "checkpoint directory (config.json + model.safetensors)")
+	batchPath := fs.String("batch", "", "batch safetensors file")
+	outPath := fs.String("out", "", "output safetensors file")
+	grads := fs.Bool("grads", false, "also write the gradient of the loss for every parameter")
+	backend := fs.String("backend", "", "backend name (empty: $COMPACTER_BACKEND or the best available)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("forward: unexpected arguments %q", fs.Args())
+	}
+	if *model == "" || *batchPath == "" || *outPath == "" {
+		return errors.New("forward: --model, --batch and --out are required")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var be kernels.Backend
+	var err error
+	if *backend == "" {
+		be, err = kernels.Default()
+	} else {
+		be, err = kernels.Open(*backend)
+	}
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	m, err := t5.Load(*model, be)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	batch, err := t5.LoadBatch(*batchPath)
+	if err != nil {
+		return err
+	}
+	if !*grads {
+		// Inference only: no gradient buffers.
+		if err := m.Freeze(func(string) bool { return true }, true); err != nil {
+			return err
+		}
+	}
+	out, err := m.Outputs(batch, *grads)
+	if err != nil {
+		return err
+	}
+	if err := t5.WriteTensors(*outPath, out, map[string]string{"model": *model, "backend": be.Name()}); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "wrote %d tensors to %s", len(out), *outPath)
+	if l, ok := out["loss"]; ok {
+		fmt.Fprintf(&b, " (loss %.7g)", l.F32[0])
+	}
+	fmt.Fprintln(stdout, b.String())
+	return nil
+}

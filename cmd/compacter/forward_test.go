@@ -1,0 +1,79 @@
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/compacter-go/compacter/t5"
+)
+
+func TestForwardCommand(t *testing.T) {
+	for _, c := range []string{"tiny-relu", "tiny-gated"} {
+		dir := filepath.Join("..", "..", "testdata", "t5", c)
+		out := filepath.Join(t.TempDir(), "out.safetensors")
+		stdout, err := runArgs(t, "forward", "--model", dir, "--batch", filepath.Join(dir, "batch.safetensors"),
+			"--out", out, "--grads", "--backend", "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stdout, "loss") {
+			t.Errorf("output %q does not report the loss", stdout)
+		}
+		got, err := t5.OpenTensors(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := t5.OpenTensors(filepath.Join(dir, "expected.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := got.Names(), want.Names(); strings.Join(g, ",") != strings.Join(w, ",") {
+			t.Errorf("%s: tensors %v, want %v", c, g, w)
+		}
+		for _, name := range want.Names() {
+			shape, _ := want.Shape(name)
+			w, err := want.Float32(name, shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := got.Float32(name, shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := 0.0
+			for _, v := range w {
+				ref = max(ref, math.Abs(float64(v)))
+			}
+			for i := range w {
+				d := math.Abs(float64(g[i] - w[i]))
+				// The README's tolerances: gradients per tensor, the rest elementwise.
+				tol := 1e-5 + 1e-4*math.Abs(float64(w[i]))
+				if strings.HasPrefix(name, "grad/") {
+					tol = 1e-4*ref + 1e-6
+				}
+				if d > tol {
+					t.Errorf("%s: %s[%d] = %g, want %g", c, name, i, g[i], w[i])
+					break
+				}
+			}
+		}
+		got.Close()
+		want.Close()
+	}
+}
+
+func TestForwardCommandErrors(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "t5", "tiny-relu")
+	for _, args := range [][]string{
+		{"forward"},
+		{"forward", "--model", dir, "--batch", "nope.safetensors", "--out", filepath.Join(t.TempDir(), "o")},
+		{"forward", "--model", t.TempDir(), "--batch", filepath.Join(dir, "batch.safetensors"), "--out", filepath.Join(t.TempDir(), "o")},
+		{"forward", "extra"},
+	} {
+		if _, err := runArgs(t, args...); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}

@@ -1,0 +1,299 @@
+package t5
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/compacter-go/compacter/kernels"
+)
+
+// Backward accumulates the gradient of the pass's mean loss into the G
+// buffers of every trainable parameter (call ZeroGrad first, or keep
+// accumulating over micro-batches). Frozen parameters get no work beyond
+// what the inputs of trainable layers need: weight gradients of frozen
+// tensors are skipped, and the backward of a stack stops at the lowest
+// block that has (or feeds) a trainable tensor, so the encoder is skipped
+// entirely when neither it nor the shared embedding is trainable. The
+// dropout masks are the forward's.
+func (ps *Pass) Backward() error {
+	if ps.dLogits == nil {
+		return errors.New("t5: Backward needs a pass made by Forward with wantGrad")
+	}
+	if ps.Count == 0 {
+		return nil // every label ignored: the gradient is zero
+	}
+	m, be, cfg := ps.m, ps.m.Backend, ps.m.Config
+	B, S, T := ps.batch.B, ps.batch.S, ps.batch.T
+	D, V, H := cfg.DModel, cfg.VocabSize, cfg.NumHeads
+	e := &errs{}
+	var tmp []kernels.Buffer
+	alloc := func(n int) kernels.Buffer {
+		b := ps.alloc(e, n)
+		if b != nil {
+			tmp = append(tmp, b)
+		}
+		return b
+	}
+	defer func() {
+		// The scratch buffers are the last ones of ps.bufs: free them now.
+		for _, b := range tmp {
+			be.Free(b)
+		}
+		ps.bufs = ps.bufs[:len(ps.bufs)-len(tmp)]
+	}()
+
+	// Gradients flow down a stack only as far as something trainable needs:
+	// needDec[i] (needEnc[i]) reports a trainable parameter in block i or
+	// below, or a trainable parameter that every block feeds (the shared
+	// embedding, the stack's position bias, the encoder for the decoder).
+	needEnc := m.needBelow("encoder.block.", len(m.enc), m.shared.G != nil || m.encRel.G != nil)
+	encTrain := needEnc[len(m.enc)-1] || m.encFinal.G != nil
+	needDec := m.needBelow("decoder.block.", len(m.dec), encTrain || m.shared.G != nil || m.decRel.G != nil)
+
+	// LM head.
+	head := m.shared
+	if m.lmHead != nil {
+		head = m.lmHead
+	}
+	nd, ne := B*T, B*S
+	dh := alloc(nd * D)
+	dy := alloc(nd * D)
+	dEnc := alloc(ne * D)
+	if e.err != nil {
+		return e.err
+	}
+	if head.G != nil {
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: V, N: D, K: nd, Alpha: 1, Beta: 1, A: ps.dLogits, B: ps.decY, C: head.G}))
+	}
+	e.do(be.Gemm(kernels.GemmParams{M: nd, N: D, K: V, Alpha: 1, A: ps.dLogits, B: head.W, C: dy}))
+	if m.lmHead == nil {
+		e.do(be.Scale(dy, float32(math.Pow(float64(D), -0.5))))
+	}
+	ps.undrop(e, dy, ps.decFinalOff)
+	eps := float32(cfg.LayerNormEpsilon)
+	e.do(be.RMSNormBackward(kernels.RMSNormParams{Rows: nd, Cols: D, Eps: eps, X: ps.decLast, W: m.decFinal.W, RStd: ps.decRStd, DY: dy, DX: dh, DW: gradOrNil(m.decFinal)}))
+
+	// Decoder blocks, last to first.
+	sc := ps.scratch(e, alloc)
+	var decBiasG, encBiasG kernels.Buffer // nil while the bias is frozen
+	if m.decRel.G != nil {
+		decBiasG = alloc(H * T * T)
+	}
+	if !encTrain {
+		dEnc = nil // the encoder output needs no gradient
+	}
+	for i := len(m.dec) - 1; i >= 0 && needDec[i]; i-- {
+		ps.ffnBackward(e, sc, ps.decFFN[i], dh)
+		ps.attnBackward(e, sc, ps.crossAttn[i], dh, dEnc, nil)
+		ps.attnBackward(e, sc, ps.decAttn[i], dh, nil, decBiasG)
+	}
+	ps.relBiasBackward(e, sc, m.decRel, decBiasG, ps.decBuckets, T)
+	if m.shared.G != nil {
+		ps.undrop(e, dh, ps.decEmbOff)
+		e.do(be.EmbeddingBackward(m.shared.G, dh, ps.decIDs, D))
+	}
+	if !encTrain {
+		return e.err
+	}
+
+	// Encoder.
+	dhe := alloc(ne * D)
+	ps.undrop(e, dEnc, ps.encFinalOff)
+	e.do(be.RMSNormBackward(kernels.RMSNormParams{Rows: ne, Cols: D, Eps: eps, X: ps.encLast, W: m.encFinal.W, RStd: ps.encRStd, DY: dEnc, DX: dhe, DW: gradOrNil(m.encFinal)}))
+	if m.encRel.G != nil {
+		encBiasG = alloc(H * S * S)
+	}
+	for i := len(m.enc) - 1; i >= 0 && needEnc[i]; i-- {
+		ps.ffnBackward(e, sc, ps.encFFN[i], dhe)
+		ps.attnBackward(e, sc, ps.encAttn[i], dhe, nil, encBiasG)
+	}
+	ps.relBiasBackward(e, sc, m.encRel, encBiasG, ps.encBuckets, S)
+	if m.shared.G != nil {
+		ps.undrop(e, dhe, ps.encEmbOff)
+		e.do(be.EmbeddingBackward(m.shared.G, dhe, ps.inputIDs, D))
+	}
+	return e.err
+}
+
+// needBelow returns, for each of n blocks under prefix, whether block i or
+// a block below it has a trainable parameter, or always is set.
+func (m *Model) needBelow(prefix string, n int, always bool) []bool {
+	need := make([]bool, n)
+	for _, p := range m.Params {
+		if p.G == nil || !strings.HasPrefix(p.Name, prefix) {
+			continue
+		}
+		rest := strings.TrimPrefix(p.Name, prefix)
+		if i, err := strconv.Atoi(rest[:strings.IndexByte(rest, '.')]); err == nil && i < n {
+			need[i] = true
+		}
+	}
+	for i := range need {
+		need[i] = need[i] || always || (i > 0 && need[i-1])
+	}
+	return need
+}
+
+func gradOrNil(p *Param) kernels.Buffer {
+	if p.G == nil {
+		return nil
+	}
+	return p.G
+}
+
+// scratch buffers shared by the sub-layer backwards, sized for the largest.
+type scratch struct {
+	dxn, dx, dout    kernels.Buffer // [rows, D]
+	d1, d2, d3, d4   kernels.Buffer // [rows, max(inner, d_ff)]
+	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]
+	dp               kernels.Buffer // [B, H, tq, tk]
+}
+
+func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
+	cfg := ps.m.Config
+	B, S, T := ps.batch.B, ps.batch.S, ps.batch.T
+	rows := B * max(S, T)
+	w := max(cfg.Inner(), cfg.DFF)
+	inner := cfg.Inner()
+	return &scratch{
+		dxn: alloc(rows * cfg.DModel), dx: alloc(rows * cfg.DModel), dout: alloc(rows * cfg.DModel),
+		d1: alloc(rows * w), d2: alloc(rows * w), d3: alloc(rows * w), d4: alloc(rows * w),
+		dq: alloc(rows * inner), dk: alloc(rows * inner), dv: alloc(rows * inner), dctx: alloc(rows * inner),
+		dp: alloc(B * cfg.NumHeads * max(S, T) * max(S, T)),
+	}
+}
+
+// linearBackward accumulates dW += dyᵀ·x (unless w is frozen) and computes
+// dx = dy·W (beta 0) or dx += dy·W (beta 1) when dx is not nil, for
+// y = x·Wᵀ with x [rows, in], W [out, in].
+func linearBackward(e *errs, be kernels.Backend, w *Param, dy, x, dx kernels.Buffer, rows, in, out int, beta float32) {
+	if w.G != nil {
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: out, N: in, K: rows, Alpha: 1, Beta: 1, A: dy, B: x, C: w.G}))
+	}
+	if dx != nil {
+		e.do(be.Gemm(kernels.GemmParams{M: rows, N: in, K: out, Alpha: 1, Beta: beta, A: dy, B: w.W, C: dx}))
+	}
+}
+
+// outGrad returns the gradient of a sub-layer's output before its dropout:
+// dh itself without dropout, else dh through the mask of offset off.
+func (ps *Pass) outGrad(e *errs, sc *scratch, dh kernels.Buffer, rows int, off uint64) kernels.Buffer {
+	if ps.drop == 0 {
+		return dh
+	}
+	dout := sc.dout.Slice(0, rows*ps.m.Config.DModel)
+	e.do(ps.m.Backend.Dropout(dout, dh, ps.drop, ps.m.dropSeed, off))
+	return dout
+}
+
+// normBackward backpropagates dxn through the sub-layer's RMS norm and adds
+// the result to the residual gradient dh.
+func (ps *Pass) normBackward(e *errs, sc *scratch, ln *Param, hIn, rstd, dxn, dh kernels.Buffer, rows int) {
+	be, D := ps.m.Backend, ps.m.Config.DModel
+	dx := sc.dx.Slice(0, rows*D)
+	e.do(be.RMSNormBackward(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(ps.m.Config.LayerNormEpsilon),
+		X: hIn, W: ln.W, RStd: rstd, DY: dxn, DX: dx, DW: gradOrNil(ln)}))
+	e.do(be.Binary(kernels.Add, dh, dh, dx))
+}
+
+// ffnBackward backpropagates the residual gradient dh (in place) through
+// one feed-forward sub-layer.
+func (ps *Pass) ffnBackward(e *errs, sc *scratch, f *ffnAct, dh kernels.Buffer) {
+	if e.err != nil {
+		return
+	}
+	be, cfg := ps.m.Backend, ps.m.Config
+	D, F, rows := cfg.DModel, cfg.DFF, f.rows
+	w := f.w
+	dout := ps.outGrad(e, sc, dh, rows, f.offOut)
+	dr := sc.d1.Slice(0, rows*F)
+	linearBackward(e, be, w.wo, dout, f.r, dr, rows, F, D, 0)
+	ps.undrop(e, dr, f.offH)
+	dxn := sc.dxn.Slice(0, rows*D)
+	if ps.m.gated {
+		dg, da1 := sc.d2.Slice(0, rows*F), sc.d3.Slice(0, rows*F)
+		e.do(be.Binary(kernels.Mul, dg, dr, f.a1))
+		e.do(be.Binary(kernels.Mul, da1, dr, f.g))
+		e.do(be.ActBackward(ps.m.act, dg, dg, f.a))
+		linearBackward(e, be, w.wi, dg, f.xn, dxn, rows, D, F, 0)
+		linearBackward(e, be, w.wi1, da1, f.xn, dxn, rows, D, F, 1)
+	} else {
+		e.do(be.ActBackward(ps.m.act, dr, dr, f.a))
+		linearBackward(e, be, w.wi, dr, f.xn, dxn, rows, D, F, 0)
+	}
+	ps.normBackward(e, sc, w.ln, f.hIn, f.rstd, dxn, dh, rows)
+}
+
+// attnBackward backpropagates the residual gradient dh (in place) through
+// one attention sub-layer. For cross-attention the gradient of the encoder
+// output is added to dEnc; biasG (self-attention, nil when the bias is
+// frozen) accumulates the gradient of the position bias [H, tq, tk].
+func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG kernels.Buffer) {
+	if e.err != nil {
+		return
+	}
+	be, cfg := ps.m.Backend, ps.m.Config
+	B, D, H, dk, inner := ps.batch.B, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
+	tq, tk := a.tq, a.tk
+	nq, nk := B*tq, B*tk
+	w := a.w
+	split := [4]int{0, 2, 1, 3}
+
+	dout := ps.outGrad(e, sc, dh, nq, a.offOut)
+	dctxM := sc.d1.Slice(0, nq*inner)
+	linearBackward(e, be, w.o, dout, a.ctx, dctxM, nq, inner, D, 0)
+	dctx := sc.dctx.Slice(0, nq*inner)
+	e.do(be.Permute(dctx, dctxM, [4]int{B, tq, H, dk}, split))
+	dp := sc.dp.Slice(0, B*H*tq*tk)
+	// dP = dctx·vᵀ, dv = Pᵀ·dctx.
+	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: dctx, B: a.v, C: dp,
+		Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
+	dv := sc.dv.Slice(0, nk*inner)
+	probs := a.p
+	if a.pd != nil {
+		probs = a.pd
+		ps.undrop(e, dp, a.offP)
+	}
+	e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: dk, K: tq, Alpha: 1, A: probs, B: dctx, C: dv,
+		Batch: B * H, StrideA: tq * tk, StrideB: tq * dk, StrideC: tk * dk}))
+	e.do(be.SoftmaxBackward(dp, dp, a.p, B*H*tq, tk))
+	if a.relBias && biasG != nil {
+		e.do(be.SumRows(biasG, dp, B, H*tq*tk, 1))
+	}
+	// dq = dS·k, dk = dSᵀ·q.
+	dq := sc.dq.Slice(0, nq*inner)
+	e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: dp, B: a.k, C: dq,
+		Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
+	dkh := sc.dk.Slice(0, nk*inner)
+	e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: dk, K: tq, Alpha: 1, A: dp, B: a.q, C: dkh,
+		Batch: B * H, StrideA: tq * tk, StrideB: tq * dk, StrideC: tk * dk}))
+	// Merge heads back to [rows, inner].
+	dQ, dK, dV := sc.d2.Slice(0, nq*inner), sc.d3.Slice(0, nk*inner), sc.d4.Slice(0, nk*inner)
+	e.do(be.Permute(dQ, dq, [4]int{B, H, tq, dk}, split))
+	e.do(be.Permute(dK, dkh, [4]int{B, H, tk, dk}, split))
+	e.do(be.Permute(dV, dv, [4]int{B, H, tk, dk}, split))
+	dxn := sc.dxn.Slice(0, nq*D)
+	linearBackward(e, be, w.q, dQ, a.xn, dxn, nq, D, inner, 0)
+	if a.kvIn != nil {
+		linearBackward(e, be, w.k, dK, a.kvIn, dEnc, nk, D, inner, 1)
+		linearBackward(e, be, w.v, dV, a.kvIn, dEnc, nk, D, inner, 1)
+	} else {
+		linearBackward(e, be, w.k, dK, a.xn, dxn, nk, D, inner, 1)
+		linearBackward(e, be, w.v, dV, a.xn, dxn, nk, D, inner, 1)
+	}
+	ps.normBackward(e, sc, w.ln, a.hIn, a.rstd, dxn, dh, nq)
+}
+
+// relBiasBackward scatters the position-bias gradient [H, n, n] into the
+// relative_attention_bias table of block 0.
+func (ps *Pass) relBiasBackward(e *errs, sc *scratch, rel *Param, biasG, ids kernels.Buffer, n int) {
+	if biasG == nil || e.err != nil {
+		return
+	}
+	H := ps.m.Config.NumHeads
+	t := sc.dp.Slice(0, H*n*n)
+	e.do(ps.m.Backend.Permute(t, biasG, [4]int{1, H, n, n}, [4]int{0, 2, 3, 1}))
+	e.do(ps.m.Backend.EmbeddingBackward(rel.G, t, ids, H))
+}

@@ -1,0 +1,41 @@
+// Package t5 is the T5 encoder–decoder (T5ForConditionalGeneration) on the
+// kernels.Backend, with a hand-written backward pass for every layer, in the
+// conventions of Hugging Face transformers 4.6.0 as the official Compacter
+// code uses it: relative position buckets (bidirectional in the encoder,
+// causal in the decoder) computed from block 0's table of each stack and
+// reused by every block, attention without 1/√d scaling, RMS layer norm,
+// ReLU or gated-GELU feed-forward, tied embeddings rescaled by d_model^-½
+// before the LM head (or an untied lm_head), self-attention masks adding
+// −10000 and the cross-attention mask −1e9, cross-entropy ignoring −100.
+//
+// The model code only calls Backend operations on backend buffers, so it
+// runs unchanged on every backend. Checkpoints use the Hugging Face layout
+// (config.json + model.safetensors or a sharded index) and tensor names.
+//
+// # Use
+//
+//	m, err := t5.Load(dir, backend)     // or New(cfg, backend) + InitWeights
+//	m.Freeze(isBase, true)              // PEFT: frozen tensors get no gradient
+//	tr, err := t5.NewTrainer(m, t5.TrainConfig{LR: 1e-3, WeightDecay: 0.01})
+//	res, err := tr.Step([]t5.Batch{b1, b2})   // accumulate, clip, AdamW
+//	out, err := m.Generate(ids, mask, B, S, 64) // greedy, key/value cache
+//
+// # Memory
+//
+// With N parameters (N_t of them trainable), a training step holds, in
+// float32: the weights (4·N bytes), the gradients (4·N_t), the AdamW moments
+// (8·N_t, from the first step), and the activations of one pass. For rows
+// n = B·len of a sub-layer, the activations kept for the backward are, in
+// elements: per self-attention sub-layer the output residual stream, the
+// normed input (n·d_model each), q, k, v and the merged context
+// (4·n·inner) and the probabilities (B·heads·len²; twice that with
+// dropout); per cross-attention sub-layer the same with keys of the encoder
+// length; per feed-forward sub-layer the output, the normed input
+// (n·d_model each) and the pre- and post-activation hidden layers (2·n·d_ff,
+// 4·n·d_ff gated); plus the embeddings, final norms and the logits
+// (B·T·vocab, reused for their gradient by Trainer). The backward's scratch
+// is about n·(3·d_model + 4·max(inner, d_ff) + 4·inner) + B·heads·len²
+// elements. Measured at t5-base, batch 8×128 (see BenchmarkTrainStepT5Base):
+// weights 850 MiB, gradients 850 MiB, AdamW 1701 MiB, activations and
+// scratch 1816 MiB: a peak of 5.1 GiB.
+package t5

@@ -1,0 +1,611 @@
+package t5
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/compacter-go/compacter/kernels"
+)
+
+// IgnoreIndex is the label that the loss skips, as in PyTorch.
+const IgnoreIndex = -100
+
+// Mask constants of the reference code: self-attention masks add −10000,
+// the cross-attention (inverted encoder) mask adds −1e9.
+const (
+	selfMaskValue  = -10000
+	crossMaskValue = -1e9
+)
+
+// Batch is a batch of B encoder sequences of length S and decoder
+// sequences of length T, row-major [B, S] and [B, T].
+type Batch struct {
+	B, S, T int
+	// InputIDs are the encoder tokens, [B, S].
+	InputIDs []int32
+	// AttentionMask is 1 for real and 0 for padded encoder positions
+	// ([B, S]); nil means all ones.
+	AttentionMask []int32
+	// DecoderInputIDs are the decoder tokens, [B, T]; nil means Labels
+	// shifted right (ShiftRight).
+	DecoderInputIDs []int32
+	// Labels are the targets, [B, T], IgnoreIndex where not counted; nil
+	// computes no loss.
+	Labels []int32
+}
+
+// ShiftRight returns labels shifted one position right per row, with start
+// in front and IgnoreIndex replaced by pad, as T5's _shift_right.
+func ShiftRight(labels []int32, rows, cols int, start, pad int32) []int32 {
+	out := make([]int32, len(labels))
+	for r := 0; r < rows; r++ {
+		out[r*cols] = start
+		for c := 1; c < cols; c++ {
+			v := labels[r*cols+c-1]
+			if v == IgnoreIndex {
+				v = pad
+			}
+			out[r*cols+c] = v
+		}
+	}
+	return out
+}
+
+func (m *Model) checkBatch(b *Batch) error {
+	if b.B <= 0 || b.S <= 0 || b.T <= 0 {
+		return fmt.Errorf("t5: batch sizes B=%d S=%d T=%d must be positive", b.B, b.S, b.T)
+	}
+	check := func(name string, v []int32, n int, lo, hi int32, opt bool) error {
+		if v == nil && opt {
+			return nil
+		}
+		if len(v) != n {
+			return fmt.Errorf("t5: batch %s has %d elements, want %d", name, len(v), n)
+		}
+		for i, x := range v {
+			if (x < lo || x >= hi) && !(name == "labels" && x == IgnoreIndex) {
+				return fmt.Errorf("t5: batch %s[%d] = %d outside [%d, %d)", name, i, x, lo, hi)
+			}
+		}
+		return nil
+	}
+	v := int32(m.Config.VocabSize)
+	if err := check("input_ids", b.InputIDs, b.B*b.S, 0, v, false); err != nil {
+		return err
+	}
+	if err := check("attention_mask", b.AttentionMask, b.B*b.S, 0, 2, true); err != nil {
+		return err
+	}
+	if err := check("labels", b.Labels, b.B*b.T, 0, v, true); err != nil {
+		return err
+	}
+	if b.DecoderInputIDs == nil && b.Labels == nil {
+		return errors.New("t5: batch has neither decoder_input_ids nor labels")
+	}
+	return check("decoder_input_ids", b.DecoderInputIDs, b.B*b.T, 0, v, true)
+}
+
+// relativePositionBucket is transformers' _relative_position_bucket for
+// relative position (key − query), computed in float32 as PyTorch does.
+func relativePositionBucket(rel int, bidirectional bool, numBuckets, maxDistance int) int {
+	bucket := 0
+	if bidirectional {
+		numBuckets /= 2
+		if rel > 0 {
+			bucket += numBuckets
+		}
+		if rel < 0 {
+			rel = -rel
+		}
+	} else {
+		rel = -min(rel, 0)
+	}
+	maxExact := numBuckets / 2
+	if rel < maxExact {
+		return bucket + rel
+	}
+	l := float32(math.Log(float64(float32(rel) / float32(maxExact))))
+	l /= float32(math.Log(float64(maxDistance) / float64(maxExact)))
+	l *= float32(numBuckets - maxExact)
+	large := min(maxExact+int(l), numBuckets-1)
+	return bucket + large
+}
+
+// buckets returns the bucket ids [q, k] for q queries and k keys.
+func (m *Model) buckets(q, k int, bidirectional bool) []int32 {
+	out := make([]int32, q*k)
+	for i := 0; i < q; i++ {
+		for j := 0; j < k; j++ {
+			out[i*k+j] = int32(relativePositionBucket(j-i, bidirectional, m.Config.RelativeAttentionNumBuckets, m.Config.RelativeAttentionMaxDistance))
+		}
+	}
+	return out
+}
+
+// attnAct holds what the backward of one attention sub-layer needs.
+type attnAct struct {
+	w        *attnParams
+	hIn      kernels.Buffer // residual stream entering the sub-layer
+	kvIn     kernels.Buffer // encoder output for cross-attention, nil for self
+	xn, rstd kernels.Buffer
+	q, k, v  kernels.Buffer // heads layout [B, H, len, d_kv]
+	p        kernels.Buffer // probabilities [B, H, tq, tk]
+	pd       kernels.Buffer // probabilities after dropout (nil without dropout)
+	offP     uint64         // dropout offsets of the probabilities
+	offOut   uint64         // and of the sub-layer output
+	ctx      kernels.Buffer // merged context [B·tq, inner]
+	tq, tk   int
+	relBias  bool // scores carry the stack's position bias
+}
+
+// ffnAct holds what the backward of one feed-forward sub-layer needs.
+type ffnAct struct {
+	w        *ffnParams
+	hIn      kernels.Buffer
+	xn, rstd kernels.Buffer
+	a, a1    kernels.Buffer // pre-activations (a1: linear branch when gated)
+	r        kernels.Buffer // act(a), or act(a)·a1 when gated, after dropout
+	g        kernels.Buffer // act(a) when gated
+	rows     int
+	offH     uint64 // dropout offsets of the hidden layer
+	offOut   uint64 // and of the sub-layer output
+}
+
+// Pass is the result of a forward pass and the activations its backward
+// needs. Release frees it.
+type Pass struct {
+	m     *Model
+	batch Batch
+	bufs  []kernels.Buffer
+
+	// Logits are the LM logits [B·T, vocab].
+	Logits kernels.Buffer
+	// EncoderOut is the encoder's last hidden state [B·S, d_model].
+	EncoderOut kernels.Buffer
+	// Loss is the mean cross-entropy over labels ≠ IgnoreIndex (0 without
+	// labels, NaN when every label is ignored, as PyTorch); Count is the
+	// number of counted labels.
+	Loss  float64
+	Count int
+
+	inputIDs, decIDs kernels.Buffer
+	encBias, decBias kernels.Buffer // [H, len, len] position biases
+	encBuckets       kernels.Buffer
+	decBuckets       kernels.Buffer
+	encAttn, decAttn []*attnAct
+	crossAttn        []*attnAct
+	encFFN, decFFN   []*ffnAct
+	encLast, decLast kernels.Buffer // residual streams entering the final norms
+	encRStd, decRStd kernels.Buffer
+	decY             kernels.Buffer // final decoder states (rescaled when tied)
+	dLogits          kernels.Buffer
+
+	tmp                      kernels.Buffer // forward scratch shared by the layers
+	infer                    bool           // no backward: free activations layer by layer
+	act                      []kernels.Buffer
+	rs                       [2]kernels.Buffer // residual streams, alternating (infer)
+	rsNext                   int
+	drop                     float32 // dropout rate of this pass (0: off)
+	encEmbOff, decEmbOff     uint64  // dropout offsets of the embeddings
+	encFinalOff, decFinalOff uint64  // and of the final layer-norm outputs
+}
+
+// dropout applies the pass's dropout in place to buf and returns the
+// counter offset it used (nothing happens when dropout is off).
+func (ps *Pass) dropout(e *errs, buf kernels.Buffer) uint64 {
+	if ps.drop == 0 || e.err != nil {
+		return 0
+	}
+	m := ps.m
+	off := m.dropOffset
+	m.dropOffset += uint64(buf.Len())
+	e.do(m.Backend.Dropout(buf, buf, ps.drop, m.dropSeed, off))
+	return off
+}
+
+// undrop is the backward of dropout in place: it applies the mask of
+// offset off to the gradient buf (nothing happens when dropout is off).
+func (ps *Pass) undrop(e *errs, buf kernels.Buffer, off uint64) {
+	if ps.drop != 0 {
+		e.do(ps.m.Backend.Dropout(buf, buf, ps.drop, ps.m.dropSeed, off))
+	}
+}
+
+// Release frees the buffers of the pass.
+func (ps *Pass) Release() error {
+	var errs []error
+	for _, b := range append(ps.bufs, ps.act...) {
+		errs = append(errs, ps.m.Backend.Free(b))
+	}
+	ps.bufs, ps.act = nil, nil
+	return errors.Join(errs...)
+}
+
+// Batch returns the batch the pass was computed on.
+func (ps *Pass) Batch() Batch { return ps.batch }
+
+// errs keeps the first error of a sequence of backend calls.
+type errs struct{ err error }
+
+func (e *errs) do(err error) {
+	if e.err == nil && err != nil {
+		e.err = err
+	}
+}
+
+func (ps *Pass) alloc(e *errs, n int) kernels.Buffer {
+	if e.err != nil {
+		return nil
+	}
+	b, err := ps.m.Backend.Alloc(kernels.Float32, n)
+	if err != nil {
+		e.do(fmt.Errorf("t5: %w", err))
+		return nil
+	}
+	ps.bufs = append(ps.bufs, b)
+	return b
+}
+
+// temp returns n elements of scratch that the forward shares between
+// layers (it holds nothing the backward reads).
+func (ps *Pass) temp(e *errs, n int) kernels.Buffer {
+	if ps.tmp == nil || ps.tmp.Len() < n {
+		ps.tmp = ps.alloc(e, n)
+		if ps.tmp == nil {
+			return nil
+		}
+	}
+	return ps.tmp.Slice(0, n)
+}
+
+// allocAct allocates an activation of a sub-layer: kept for the backward,
+// or, in inference, freed by endLayer once the sub-layer is done.
+func (ps *Pass) allocAct(e *errs, n int) kernels.Buffer {
+	if !ps.infer {
+		return ps.alloc(e, n)
+	}
+	if e.err != nil {
+		return nil
+	}
+	b, err := ps.m.Backend.Alloc(kernels.Float32, n)
+	if err != nil {
+		e.do(fmt.Errorf("t5: %w", err))
+		return nil
+	}
+	ps.act = append(ps.act, b)
+	return b
+}
+
+// endLayer frees the activations of an inference sub-layer.
+func (ps *Pass) endLayer(e *errs) {
+	for _, b := range ps.act {
+		e.do(ps.m.Backend.Free(b))
+	}
+	ps.act = ps.act[:0]
+}
+
+// residual returns the buffer for the next residual stream of rows rows:
+// a new one when the backward needs them all, else the one of a pair that
+// does not hold the current stream (the streams strictly alternate).
+func (ps *Pass) residual(e *errs, rows int) kernels.Buffer {
+	D := ps.m.Config.DModel
+	if !ps.infer {
+		return ps.alloc(e, rows*D)
+	}
+	if ps.rs[0] == nil {
+		n := ps.batch.B * max(ps.batch.S, ps.batch.T) * D
+		ps.rs[0], ps.rs[1] = ps.alloc(e, n), ps.alloc(e, n)
+		if e.err != nil {
+			return nil
+		}
+	}
+	b := ps.rs[ps.rsNext]
+	ps.rsNext ^= 1
+	return b.Slice(0, rows*D)
+}
+
+func (ps *Pass) allocInt(e *errs, v []int32) kernels.Buffer {
+	if e.err != nil {
+		return nil
+	}
+	b, err := ps.m.Backend.Alloc(kernels.Int32, len(v))
+	if err != nil {
+		e.do(fmt.Errorf("t5: %w", err))
+		return nil
+	}
+	ps.bufs = append(ps.bufs, b)
+	e.do(ps.m.Backend.UploadInt32(b, v))
+	return b
+}
+
+// linear computes y = x·wᵀ for x [rows, in] and w [out, in].
+func linear(b kernels.Backend, y, x, w kernels.Buffer, rows, in, out int) error {
+	return b.Gemm(kernels.GemmParams{TransB: true, M: rows, N: out, K: in, Alpha: 1, A: x, B: w, C: y})
+}
+
+// Forward runs the model on a batch. With wantGrad (and labels) it also
+// keeps the gradient of the loss with respect to the logits for Backward.
+// Dropout is applied where transformers applies it (embeddings, attention
+// probabilities, sub-layer outputs, feed-forward hidden layer, final
+// layer-norm outputs) when the model is in training mode (SetTraining).
+func (m *Model) Forward(batch Batch, wantGrad bool) (*Pass, error) {
+	return m.forward(batch, wantGrad, true)
+}
+
+// forward is Forward; without keepLogits (training) the gradient of the
+// logits overwrites the logits, saving one [B·T, vocab] buffer, and
+// Pass.Logits is nil.
+func (m *Model) forward(batch Batch, wantGrad, keepLogits bool) (*Pass, error) {
+	if err := m.checkBatch(&batch); err != nil {
+		return nil, err
+	}
+	if wantGrad && batch.Labels == nil {
+		return nil, errors.New("t5: gradients need labels")
+	}
+	if batch.DecoderInputIDs == nil {
+		batch.DecoderInputIDs = ShiftRight(batch.Labels, batch.B, batch.T, int32(m.Config.DecoderStartTokenID), int32(m.Config.PadTokenID))
+	}
+	ps := &Pass{m: m, batch: batch, infer: !wantGrad}
+	if m.training {
+		ps.drop = float32(m.Config.DropoutRate)
+	}
+	if err := ps.forward(wantGrad, keepLogits); err != nil {
+		ps.Release()
+		return nil, err
+	}
+	return ps, nil
+}
+
+func (ps *Pass) forward(wantGrad, keepLogits bool) error {
+	m, be, cfg := ps.m, ps.m.Backend, ps.m.Config
+	B, S, T := ps.batch.B, ps.batch.S, ps.batch.T
+	D := cfg.DModel
+	e := &errs{}
+
+	crossMaskB := ps.encode(e)
+	ps.decBuckets = ps.allocInt(e, m.buckets(T, T, false))
+	ps.decBias = ps.posBias(e, m.decRel, ps.decBuckets, T)
+	ps.decIDs = ps.allocInt(e, ps.batch.DecoderInputIDs)
+	if e.err != nil {
+		return e.err
+	}
+
+	// Decoder.
+	h := ps.residual(e, B*T)
+	e.do(be.Embedding(h, m.shared.W, ps.decIDs, D))
+	ps.decEmbOff = ps.dropout(e, h)
+	for i := range m.dec {
+		blk := &m.dec[i]
+		a, h2 := ps.attention(e, &blk.self, h, nil, T, T, []kernels.AdditiveMask{biasMask(ps.decBias, T, T)}, true, true)
+		ps.decAttn = append(ps.decAttn, a)
+		c, h3 := ps.attention(e, blk.cross, h2, ps.EncoderOut, T, S, []kernels.AdditiveMask{padMask(crossMaskB, S)}, false, false)
+		ps.crossAttn = append(ps.crossAttn, c)
+		f, h4 := ps.ffn(e, &blk.ffn, h3, B*T)
+		ps.decFFN = append(ps.decFFN, f)
+		h = h4
+	}
+	ps.decLast = h
+	ps.decY = ps.alloc(e, B*T*D)
+	ps.decRStd = ps.alloc(e, B*T)
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: B * T, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: h, W: m.decFinal.W, Y: ps.decY, RStd: ps.decRStd}))
+	ps.decFinalOff = ps.dropout(e, ps.decY)
+	head := m.shared
+	if m.lmHead != nil {
+		head = m.lmHead
+	} else {
+		e.do(be.Scale(ps.decY, float32(math.Pow(float64(D), -0.5))))
+	}
+	V := cfg.VocabSize
+	ps.Logits = ps.alloc(e, B*T*V)
+	e.do(linear(be, ps.Logits, ps.decY, head.W, B*T, D, V))
+	if e.err != nil {
+		return e.err
+	}
+
+	// Loss.
+	if ps.batch.Labels == nil {
+		return nil
+	}
+	for _, l := range ps.batch.Labels {
+		if l != IgnoreIndex {
+			ps.Count++
+		}
+	}
+	labels := ps.allocInt(e, ps.batch.Labels)
+	loss := ps.alloc(e, B*T)
+	cp := kernels.CrossEntropyParams{Logits: ps.Logits, Labels: labels, Loss: loss, Rows: B * T, Vocab: V, IgnoreIndex: IgnoreIndex}
+	if wantGrad {
+		if keepLogits {
+			ps.dLogits = ps.alloc(e, B*T*V)
+		} else {
+			ps.dLogits, ps.Logits = ps.Logits, nil
+		}
+		cp.DLogits = ps.dLogits
+		if ps.Count > 0 {
+			cp.GradScale = 1 / float32(ps.Count)
+		}
+	}
+	e.do(be.CrossEntropy(cp))
+	rows := make([]float32, B*T)
+	if e.err == nil {
+		e.do(be.Download(rows, loss))
+	}
+	if e.err != nil {
+		return e.err
+	}
+	if ps.Count > 0 {
+		var sum float64
+		for _, r := range rows {
+			sum += float64(r)
+		}
+		ps.Loss = sum / float64(ps.Count)
+	} else {
+		ps.Loss = math.NaN() // as PyTorch's mean over no elements
+	}
+	return nil
+}
+
+// encode runs the encoder into ps.EncoderOut and returns the
+// cross-attention mask [B, S] of the decoder.
+func (ps *Pass) encode(e *errs) (crossMaskB kernels.Buffer) {
+	m, be, cfg := ps.m, ps.m.Backend, ps.m.Config
+	B, S, D := ps.batch.B, ps.batch.S, cfg.DModel
+	encMask := make([]float32, B*S)
+	crossMask := make([]float32, B*S)
+	for i := range encMask {
+		if ps.batch.AttentionMask != nil && ps.batch.AttentionMask[i] == 0 {
+			encMask[i], crossMask[i] = selfMaskValue, crossMaskValue
+		}
+	}
+	encMaskB, crossMaskB := ps.alloc(e, B*S), ps.alloc(e, B*S)
+	if e.err == nil {
+		e.do(be.Upload(encMaskB, encMask))
+		e.do(be.Upload(crossMaskB, crossMask))
+	}
+	ps.encBuckets = ps.allocInt(e, m.buckets(S, S, true))
+	ps.encBias = ps.posBias(e, m.encRel, ps.encBuckets, S)
+	ps.inputIDs = ps.allocInt(e, ps.batch.InputIDs)
+	if e.err != nil {
+		return nil
+	}
+	h := ps.residual(e, B*S)
+	if e.err != nil {
+		return nil
+	}
+	e.do(be.Embedding(h, m.shared.W, ps.inputIDs, D))
+	ps.encEmbOff = ps.dropout(e, h)
+	for i := range m.enc {
+		blk := &m.enc[i]
+		a, h2 := ps.attention(e, &blk.self, h, nil, S, S, []kernels.AdditiveMask{biasMask(ps.encBias, S, S), padMask(encMaskB, S)}, false, true)
+		ps.encAttn = append(ps.encAttn, a)
+		f, h3 := ps.ffn(e, &blk.ffn, h2, B*S)
+		ps.encFFN = append(ps.encFFN, f)
+		h = h3
+	}
+	ps.encLast = h
+	ps.EncoderOut = ps.alloc(e, B*S*D)
+	ps.encRStd = ps.alloc(e, B*S)
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: B * S, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: h, W: m.encFinal.W, Y: ps.EncoderOut, RStd: ps.encRStd}))
+	ps.encFinalOff = ps.dropout(e, ps.EncoderOut)
+	return crossMaskB
+}
+
+// padMask broadcasts an additive padding mask [B, S] over heads and rows.
+func padMask(mb kernels.Buffer, S int) kernels.AdditiveMask {
+	return kernels.AdditiveMask{M: mb, StrideBatch: S}
+}
+
+// biasMask broadcasts a position bias [H, tq, tk] over the batch.
+func biasMask(bb kernels.Buffer, tq, tk int) kernels.AdditiveMask {
+	return kernels.AdditiveMask{M: bb, StrideHead: tq * tk, StrideRow: tk}
+}
+
+// posBias gathers the relative position bias [H, n, n] of a stack.
+func (ps *Pass) posBias(e *errs, rel *Param, ids kernels.Buffer, n int) kernels.Buffer {
+	H := ps.m.Config.NumHeads
+	tmp := ps.alloc(e, n*n*H)
+	out := ps.alloc(e, n*n*H)
+	if e.err != nil {
+		return nil
+	}
+	e.do(ps.m.Backend.Embedding(tmp, rel.W, ids, H))
+	e.do(ps.m.Backend.Permute(out, tmp, [4]int{1, n, n, H}, [4]int{0, 3, 1, 2}))
+	return out
+}
+
+// attention runs one pre-norm attention sub-layer and returns the new
+// residual stream hIn + o(attn(norm(hIn))). kvIn is the encoder output for
+// cross-attention (nil for self-attention); relBias says that masks carry
+// the stack's position bias (whose gradient the backward accumulates). In
+// inference the activations are freed and the returned *attnAct is nil.
+func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, tk int, masks []kernels.AdditiveMask, causal, relBias bool) (*attnAct, kernels.Buffer) {
+	be, cfg := ps.m.Backend, ps.m.Config
+	B, D, H, dk, inner := ps.batch.B, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
+	a := &attnAct{w: w, hIn: hIn, kvIn: kvIn, tq: tq, tk: tk, relBias: relBias}
+	nq, nk := B*tq, B*tk
+	a.xn, a.rstd = ps.allocAct(e, nq*D), ps.allocAct(e, nq)
+	a.q, a.k, a.v = ps.allocAct(e, nq*inner), ps.allocAct(e, nk*inner), ps.allocAct(e, nk*inner)
+	a.p = ps.allocAct(e, B*H*tq*tk)
+	a.ctx = ps.allocAct(e, nq*inner)
+	tmp := ps.temp(e, max(nq, nk)*inner)
+	hOut := ps.residual(e, nq)
+	if e.err != nil {
+		return a, nil
+	}
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: nq, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: a.xn, RStd: a.rstd}))
+	src := a.xn
+	if kvIn != nil {
+		src = kvIn
+	}
+	tq4 := [4]int{B, tq, H, dk}
+	tk4 := [4]int{B, tk, H, dk}
+	split := [4]int{0, 2, 1, 3}
+	tq1 := tmp.Slice(0, nq*inner)
+	tk1 := tmp.Slice(0, nk*inner)
+	e.do(linear(be, tq1, a.xn, w.q.W, nq, D, inner))
+	e.do(be.Permute(a.q, tq1, tq4, split))
+	e.do(linear(be, tk1, src, w.k.W, nk, D, inner))
+	e.do(be.Permute(a.k, tk1, tk4, split))
+	e.do(linear(be, tk1, src, w.v.W, nk, D, inner))
+	e.do(be.Permute(a.v, tk1, tk4, split))
+	// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
+	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: a.q, B: a.k, C: a.p,
+		Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
+	e.do(be.Softmax(kernels.SoftmaxParams{X: a.p, Y: a.p, Batch: B, Heads: H, Rows: tq, Cols: tk, Masks: masks, Causal: causal}))
+	probs := a.p
+	if ps.drop != 0 {
+		a.pd = ps.allocAct(e, B*H*tq*tk)
+		if e.err == nil {
+			e.do(be.Copy(a.pd, a.p))
+		}
+		a.offP = ps.dropout(e, a.pd)
+		probs = a.pd
+	}
+	e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: probs, B: a.v, C: tq1,
+		Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
+	e.do(be.Permute(a.ctx, tq1, [4]int{B, H, tq, dk}, split))
+	e.do(linear(be, hOut, a.ctx, w.o.W, nq, inner, D))
+	a.offOut = ps.dropout(e, hOut)
+	e.do(be.Binary(kernels.Add, hOut, hOut, hIn))
+	if ps.infer {
+		ps.endLayer(e)
+		a = nil
+	}
+	return a, hOut
+}
+
+// ffn runs one pre-norm feed-forward sub-layer and returns hIn + FFN(norm(hIn)).
+// In inference the activations are freed and the returned *ffnAct is nil.
+func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAct, kernels.Buffer) {
+	be, cfg := ps.m.Backend, ps.m.Config
+	D, F := cfg.DModel, cfg.DFF
+	f := &ffnAct{w: w, hIn: hIn, rows: rows}
+	f.xn, f.rstd = ps.allocAct(e, rows*D), ps.allocAct(e, rows)
+	f.a, f.r = ps.allocAct(e, rows*F), ps.allocAct(e, rows*F)
+	if ps.m.gated {
+		f.a1, f.g = ps.allocAct(e, rows*F), ps.allocAct(e, rows*F)
+	}
+	hOut := ps.residual(e, rows)
+	if e.err != nil {
+		return f, nil
+	}
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: f.xn, RStd: f.rstd}))
+	e.do(linear(be, f.a, f.xn, w.wi.W, rows, D, F))
+	if ps.m.gated {
+		e.do(linear(be, f.a1, f.xn, w.wi1.W, rows, D, F))
+		e.do(be.Act(ps.m.act, f.g, f.a))
+		e.do(be.Binary(kernels.Mul, f.r, f.g, f.a1))
+	} else {
+		e.do(be.Act(ps.m.act, f.r, f.a))
+	}
+	f.offH = ps.dropout(e, f.r)
+	e.do(linear(be, hOut, f.r, w.wo.W, rows, F, D))
+	f.offOut = ps.dropout(e, hOut)
+	e.do(be.Binary(kernels.Add, hOut, hOut, hIn))
+	if ps.infer {
+		ps.endLayer(e)
+		f = nil
+	}
+	return f, hOut
+}
