@@ -120,7 +120,7 @@ func FuzzFWHT(f *testing.F) {
 	f.Add(uint8(6), uint8(1), []byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add(uint8(12), uint8(2), []byte{255, 0, 17})
 	f.Fuzz(func(t *testing.T, logN, batch uint8, seed []byte) {
-		l, bt := int(logN%13), int(batch%3)+1
+		l, bt := int(logN%17), int(batch%3)+1
 		var s uint64
 		for _, c := range seed {
 			s = s*131 + uint64(c)
