@@ -1,0 +1,314 @@
+package fastfood
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/compacter-go/compacter/cpu"
+	"github.com/compacter-go/compacter/kernels"
+)
+
+// Projection is one Fastfood map P: R^d → R^D (see the package comment).
+// Its methods may run concurrently when each call has its own scratch.
+type Projection struct {
+	// Threads is the number of goroutines the transforms and per-element
+	// passes use; 0 means GOMAXPROCS. The results do not depend on it.
+	Threads int
+
+	d, dim     int
+	logL, logM int
+	divisor    float64
+
+	// Seeded state, evaluated where it is used.
+	keys stateKeys
+	ix   idxParams
+
+	// Imported state (nil for a seeded projection): B as bits (set: −1),
+	// Π and G.
+	sign []uint64
+	pi   []int32
+	g    []float32
+}
+
+// maxLog is log2 of the longest padded length a projection may have.
+const maxLog = 30
+
+// shape checks d and D and returns log2 of L and of the span m of the
+// non-zero input entries.
+func shape(d, dim int) (logL, logM int, err error) {
+	if d < 1 || dim < 1 || dim > 1<<maxLog {
+		return 0, 0, fmt.Errorf("fastfood: input dimension %d, output dimension %d (each in [1, 2^%d]): %w", d, dim, maxLog, kernels.ErrShape)
+	}
+	logL = bits.Len(uint(dim - 1))
+	logM = bits.Len(uint(min(d, 1<<logL) - 1))
+	return logL, logM, nil
+}
+
+// New returns the projection from R^d to R^D whose B, Π and G are drawn
+// from seed. It stores no per-element state; it spends one pass over the
+// L = 2^⌈log₂D⌉ draws of G to compute the divisor √(L·ΣG²).
+func New(d, dim int, seed uint64) (*Projection, error) {
+	logL, logM, err := shape(d, dim)
+	if err != nil {
+		return nil, err
+	}
+	p := &Projection{d: d, dim: dim, logL: logL, logM: logM, keys: newKeys(seed)}
+	p.ix = newIdxParams(p.keys, logL, logM)
+	p.divisor = math.Sqrt(float64(p.L()) * p.sumG2())
+	return p, nil
+}
+
+// FromState returns the projection from R^d to R^D with the explicit state
+// of the reference (fastfood/<param>/B, Pi, G and divisor of its
+// peft.safetensors): b holds ±1, pi a permutation of [0, L) and g the
+// Gaussian draws, each of length L = 2^⌈log₂D⌉. The state is kept as bits,
+// int32 and float32.
+func FromState(d, dim int, b, pi []int64, g []float32, divisor float32) (*Projection, error) {
+	logL, logM, err := shape(d, dim)
+	if err != nil {
+		return nil, err
+	}
+	l := 1 << logL
+	if len(b) != l || len(pi) != l || len(g) != l {
+		return nil, fmt.Errorf("fastfood: state of lengths B %d, Pi %d, G %d, want L = %d: %w", len(b), len(pi), len(g), l, kernels.ErrShape)
+	}
+	if !(divisor > 0) || math.IsInf(float64(divisor), 0) {
+		return nil, fmt.Errorf("fastfood: divisor %v is not a positive number", divisor)
+	}
+	p := &Projection{d: d, dim: dim, logL: logL, logM: logM, divisor: float64(divisor),
+		sign: make([]uint64, (l+63)/64), pi: make([]int32, l), g: append([]float32(nil), g...)}
+	seen := make([]bool, l)
+	for i, v := range b {
+		switch v {
+		case 1:
+		case -1:
+			p.sign[i>>6] |= 1 << (i & 63)
+		default:
+			return nil, fmt.Errorf("fastfood: B[%d] = %d, want ±1", i, v)
+		}
+		j := pi[i]
+		if j < 0 || j >= int64(l) || seen[j] {
+			return nil, fmt.Errorf("fastfood: Pi is not a permutation of [0, %d) (Pi[%d] = %d)", l, i, j)
+		}
+		seen[j] = true
+		p.pi[i] = int32(j)
+	}
+	return p, nil
+}
+
+// InDim returns d.
+func (p *Projection) InDim() int { return p.d }
+
+// OutDim returns D.
+func (p *Projection) OutDim() int { return p.dim }
+
+// L returns the padded length 2^⌈log₂D⌉.
+func (p *Projection) L() int { return 1 << p.logL }
+
+// Divisor returns √(L·ΣG²).
+func (p *Projection) Divisor() float64 { return p.divisor }
+
+// Scale returns the factor 1/(divisor·√(D/L)) applied to the first D
+// entries of the transformed vector.
+func (p *Projection) Scale() float64 {
+	return 1 / (p.divisor * math.Sqrt(float64(p.dim)/float64(p.L())))
+}
+
+// StateBytes returns the bytes of per-element random state the projection
+// keeps: 0 for a seeded one, L/8 + 8L for imported state.
+func (p *Projection) StateBytes() int {
+	return 8*len(p.sign) + 4*len(p.pi) + 4*len(p.g)
+}
+
+// ScratchLen returns the length of the scratch slice Forward, ForwardAdd
+// and Adjoint use: L + m floats.
+func (p *Projection) ScratchLen() int { return 1<<p.logL + 1<<p.logM }
+
+// sumG2 returns ΣG² over [0, L) in float64, summed per chunk in a fixed
+// order.
+func (p *Projection) sumG2() float64 {
+	l := p.L()
+	nc := (l + 1<<chunkLog - 1) >> chunkLog
+	part := make([]float64, nc)
+	// G through the gather kernel with m = 1 and u = [1].
+	ix, one := p.ix, []float32{1}
+	ix.mm = 0
+	forChunks(p.Threads, nc, func(c int) {
+		lo, hi := c<<chunkLog, min(l, (c+1)<<chunkLog)
+		var g [4096]float32
+		var s float64
+		for i := lo; i < hi; i += len(g) {
+			b := g[:min(len(g), hi-i)]
+			gatherBlock(simd, b, one, &ix, uint32(i))
+			for _, v := range b {
+				s += float64(v) * float64(v)
+			}
+		}
+		part[c] = s
+	})
+	var s float64
+	for _, v := range part {
+		s += v
+	}
+	return s
+}
+
+// signBit returns 1 when B[i] = −1.
+func (p *Projection) signBit(i int) uint32 {
+	var w uint64
+	if p.sign != nil {
+		w = p.sign[i>>6]
+	} else {
+		w = p.keys.signWord(i >> 6)
+	}
+	return uint32(w>>(i&63)) & 1
+}
+
+// scratch returns s when it is long enough, else a new slice.
+func (p *Projection) scratch(s []float32) []float32 {
+	if n := p.ScratchLen(); len(s) < n {
+		return make([]float32, n)
+	}
+	return s
+}
+
+func (p *Projection) checkLens(op string, in, out []float32, din, dout int) error {
+	if len(in) != din || len(out) != dout {
+		return fmt.Errorf("fastfood: %s: input of %d, output of %d, want %d and %d: %w", op, len(in), len(out), din, dout, kernels.ErrShape)
+	}
+	return nil
+}
+
+// Forward sets dst = P x (len(x) = d, len(dst) = D). scratch may be nil or
+// at least ScratchLen long.
+func (p *Projection) Forward(dst, x, scratch []float32) error {
+	if err := p.checkLens("forward", x, dst, p.d, p.dim); err != nil {
+		return err
+	}
+	buf := p.lift(x, p.scratch(scratch))[:len(dst)]
+	c := float32(p.Scale())
+	for i, v := range buf {
+		dst[i] = c * v
+	}
+	return nil
+}
+
+// ForwardAdd sets dst += alpha·P x, each element as dst + alpha·(s·h) with
+// s = Scale() rounded to float32: SAID's θ0 + λ·P(θ_d).
+func (p *Projection) ForwardAdd(dst []float32, alpha float32, x, scratch []float32) error {
+	if err := p.checkLens("forward", x, dst, p.d, p.dim); err != nil {
+		return err
+	}
+	p.addScaled(dst, alpha, p.lift(x, p.scratch(scratch)))
+	return nil
+}
+
+// addScaled sets dst[i] += alpha·(s·h[i]) for i < len(dst), in parallel.
+func (p *Projection) addScaled(dst []float32, alpha float32, h []float32) {
+	c := float32(p.Scale())
+	n := len(dst)
+	forChunks(p.Threads, (n+1<<chunkLog-1)>>chunkLog, func(k int) {
+		lo, hi := k<<chunkLog, min(n, (k+1)<<chunkLog)
+		d, hh := dst[lo:hi], h[lo:hi]
+		hh = hh[:len(d)]
+		for i, v := range hh {
+			d[i] += alpha * (c * v)
+		}
+	})
+}
+
+// lift returns buf = H G Π H B pad(x), unscaled, in the first L entries of
+// s (which holds at least L + m floats).
+func (p *Projection) lift(x, s []float32) []float32 {
+	l, m := p.L(), 1<<p.logM
+	buf, u := s[:l], s[l:l+m]
+	k := min(p.d, l)
+	for i := range k {
+		u[i] = math.Float32frombits(math.Float32bits(x[i]) ^ p.signBit(i)<<31)
+	}
+	clear(u[k:])
+	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
+	mm := uint64(m - 1)
+	nc := (l + 1<<chunkLog - 1) >> chunkLog
+	forChunks(p.Threads, nc, func(c int) {
+		lo, hi := c<<chunkLog, min(l, (c+1)<<chunkLog)
+		if p.pi != nil {
+			g, pi := p.g[lo:hi], p.pi[lo:hi]
+			b := buf[lo:hi]
+			for i := range b {
+				b[i] = u[uint64(pi[i])&mm] * g[i]
+			}
+			return
+		}
+		gatherBlock(simd, buf[lo:hi], u, &p.ix, uint32(lo))
+	})
+	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
+	return buf
+}
+
+// accGroups is the number of partial accumulators of the adjoint's
+// scatter for L elements: fixed by L, so the sum does not depend on the
+// thread count.
+func accGroups(l int) int { return min(8, max(1, l>>chunkLog)) }
+
+// Adjoint sets dst = Pᵀ y (len(y) = D, len(dst) = d): the exact adjoint of
+// Forward (entries of x beyond L, which the forward truncates, get 0).
+// scratch may be nil or at least ScratchLen long.
+func (p *Projection) Adjoint(dst, y, scratch []float32) error {
+	if err := p.checkLens("adjoint", y, dst, p.dim, p.d); err != nil {
+		return err
+	}
+	s := p.scratch(scratch)
+	p.setScaled(s[:p.L()], 0, y)
+	clear(s[p.dim:p.L()])
+	p.lower(dst, s)
+	return nil
+}
+
+// setScaled sets buf[off+i] = s·y[i] with s = Scale() rounded to float32.
+func (p *Projection) setScaled(buf []float32, off int, y []float32) {
+	c := float32(p.Scale())
+	b := buf[off : off+len(y)]
+	for i, v := range y {
+		b[i] = c * v
+	}
+}
+
+// lower sets dst = pad(·)ᵀ B H Πᵀ G H buf for buf = s[:L] (already scaled
+// and zero-padded), using s[L:L+m] as the m-point accumulator.
+func (p *Projection) lower(dst, s []float32) {
+	l, m := p.L(), 1<<p.logM
+	buf, u := s[:l], s[l:l+m]
+	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
+
+	// acc[j] = Σ_{i: Π(i) mod m = j} G[i]·buf[i], by groups of chunks.
+	ng := accGroups(l)
+	acc := make([]float32, ng*m)
+	mm := uint64(m - 1)
+	per := l / ng
+	forChunks(p.Threads, ng, func(gi int) {
+		a := acc[gi*m : (gi+1)*m]
+		lo, hi := gi*per, (gi+1)*per
+		if p.pi != nil {
+			for i := lo; i < hi; i++ {
+				a[uint64(p.pi[i])&mm] += float32(buf[i] * p.g[i])
+			}
+			return
+		}
+		scatterBlock(simd, a, buf[lo:hi], &p.ix, uint32(lo))
+	})
+	for j := range u {
+		v := acc[j]
+		for gi := 1; gi < ng; gi++ {
+			v += acc[gi*m+j]
+		}
+		u[j] = v
+	}
+	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
+	k := min(p.d, l)
+	for i := range k {
+		dst[i] = math.Float32frombits(math.Float32bits(u[i]) ^ p.signBit(i)<<31)
+	}
+	clear(dst[k:])
+}
