@@ -48,14 +48,17 @@ func (ps *Pass) Backward() error {
 	// needDec[i] (needEnc[i]) reports a trainable parameter in block i or
 	// below, or a trainable parameter that every block feeds (the shared
 	// embedding, the stack's position bias, the encoder for the decoder).
-	needEnc := m.needBelow("encoder.block.", len(m.enc), m.shared.G != nil || m.encRel.G != nil)
+	needEnc := m.needBelow("encoder.block.", false, len(m.enc), m.shared.G != nil || m.encRel.G != nil || (m.prompt != nil && m.prompt.G != nil))
 	encTrain := needEnc[len(m.enc)-1] || m.encFinal.G != nil
-	needDec := m.needBelow("decoder.block.", len(m.dec), encTrain || m.shared.G != nil || m.decRel.G != nil)
+	needDec := m.needBelow("decoder.block.", true, len(m.dec), encTrain || m.shared.G != nil || m.decRel.G != nil)
 
 	// LM head.
 	head := m.shared
 	if m.lmHead != nil {
 		head = m.lmHead
+	}
+	if m.tiedHead != nil {
+		head = m.tiedHead
 	}
 	nd, ne := B*T, B*S
 	dh := alloc(nd * D)
@@ -66,6 +69,9 @@ func (ps *Pass) Backward() error {
 	}
 	if head.G != nil {
 		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: V, N: D, K: nd, Alpha: 1, Beta: 1, A: ps.dLogits, B: ps.decY, C: head.G}))
+	}
+	if m.lmBias != nil && m.lmBias.G != nil {
+		e.do(be.SumRows(m.lmBias.G, ps.dLogits, nd, V, 1))
 	}
 	e.do(be.Gemm(kernels.GemmParams{M: nd, N: D, K: V, Alpha: 1, A: ps.dLogits, B: head.W, C: dy}))
 	if m.lmHead == nil {
@@ -110,16 +116,20 @@ func (ps *Pass) Backward() error {
 		ps.attnBackward(e, sc, ps.encAttn[i], dhe, nil, encBiasG)
 	}
 	ps.relBiasBackward(e, sc, m.encRel, encBiasG, ps.encBuckets, S)
-	if m.shared.G != nil {
+	if m.shared.G != nil || m.prompt != nil {
 		ps.undrop(e, dhe, ps.encEmbOff)
+		ps.promptBackward(e, dhe)
+	}
+	if m.shared.G != nil {
 		e.do(be.EmbeddingBackward(m.shared.G, dhe, ps.inputIDs, D))
 	}
 	return e.err
 }
 
 // needBelow returns, for each of n blocks under prefix, whether block i or
-// a block below it has a trainable parameter, or always is set.
-func (m *Model) needBelow(prefix string, n int, always bool) []bool {
+// a block below it has a trainable parameter (or a sub-layer hook with
+// trainable tensors), or always is set.
+func (m *Model) needBelow(prefix string, decoder bool, n int, always bool) []bool {
 	need := make([]bool, n)
 	for _, p := range m.Params {
 		if p.G == nil || !strings.HasPrefix(p.Name, prefix) {
@@ -131,7 +141,7 @@ func (m *Model) needBelow(prefix string, n int, always bool) []bool {
 		}
 	}
 	for i := range need {
-		need[i] = need[i] || always || (i > 0 && need[i-1])
+		need[i] = need[i] || always || (i > 0 && need[i-1]) || m.hookTrainable(decoder, i)
 	}
 	return need
 }
@@ -169,6 +179,7 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 // dx = dy·W (beta 0) or dx += dy·W (beta 1) when dx is not nil, for
 // y = x·Wᵀ with x [rows, in], W [out, in].
 func linearBackward(e *errs, be kernels.Backend, w *Param, dy, x, dx kernels.Buffer, rows, in, out int, beta float32) {
+	biasBackward(e, be, w, dy, rows)
 	if w.G != nil {
 		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: out, N: in, K: rows, Alpha: 1, Beta: 1, A: dy, B: x, C: w.G}))
 	}
@@ -193,6 +204,7 @@ func (ps *Pass) outGrad(e *errs, sc *scratch, dh kernels.Buffer, rows int, off u
 func (ps *Pass) normBackward(e *errs, sc *scratch, ln *Param, hIn, rstd, dxn, dh kernels.Buffer, rows int) {
 	be, D := ps.m.Backend, ps.m.Config.DModel
 	dx := sc.dx.Slice(0, rows*D)
+	biasBackward(e, be, ln, dxn, rows)
 	e.do(be.RMSNormBackward(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(ps.m.Config.LayerNormEpsilon),
 		X: hIn, W: ln.W, RStd: rstd, DY: dxn, DX: dx, DW: gradOrNil(ln)}))
 	e.do(be.Binary(kernels.Add, dh, dh, dx))
@@ -208,6 +220,7 @@ func (ps *Pass) ffnBackward(e *errs, sc *scratch, f *ffnAct, dh kernels.Buffer) 
 	D, F, rows := cfg.DModel, cfg.DFF, f.rows
 	w := f.w
 	dout := ps.outGrad(e, sc, dh, rows, f.offOut)
+	dout = ps.hookBackward(e, sc, f.hook, dout, dh, rows)
 	dr := sc.d1.Slice(0, rows*F)
 	linearBackward(e, be, w.wo, dout, f.r, dr, rows, F, D, 0)
 	ps.undrop(e, dr, f.offH)
@@ -242,6 +255,7 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 	split := [4]int{0, 2, 1, 3}
 
 	dout := ps.outGrad(e, sc, dh, nq, a.offOut)
+	dout = ps.hookBackward(e, sc, a.hook, dout, dh, nq)
 	dctxM := sc.d1.Slice(0, nq*inner)
 	linearBackward(e, be, w.o, dout, a.ctx, dctxM, nq, inner, D, 0)
 	dctx := sc.dctx.Slice(0, nq*inner)

@@ -8,6 +8,14 @@
 // before the LM head (or an untied lm_head), self-attention masks adding
 // −10000 and the cross-attention mask −1e9, cross-entropy ignoring −100.
 //
+// Parameter-efficient methods (package peft) attach through small hooks:
+// a SubLayerHook transforms sub-layer outputs before their residual
+// addition (adapters), AddBias gives Linear layers, block layer norms and
+// the LM head a bias (BitFit), SetPrompt prepends trained embeddings to the
+// encoder input (prompt tuning), and a Reparam with Derived parameters and
+// SetTiedHead computes weights from other parameters (Intrinsic-SAID);
+// AddParam adds the methods' tensors to Params.
+//
 // The model code only calls Backend operations on backend buffers, so it
 // runs unchanged on every backend. Checkpoints use the Hugging Face layout
 // (config.json + model.safetensors or a sharded index) and tensor names.

@@ -135,6 +135,7 @@ type attnAct struct {
 	offP     uint64         // dropout offsets of the probabilities
 	offOut   uint64         // and of the sub-layer output
 	ctx      kernels.Buffer // merged context [B·tq, inner]
+	hook     HookState      // state of the sub-layer hook, nil without
 	tq, tk   int
 	relBias  bool // scores carry the stack's position bias
 }
@@ -148,8 +149,9 @@ type ffnAct struct {
 	r        kernels.Buffer // act(a), or act(a)·a1 when gated, after dropout
 	g        kernels.Buffer // act(a) when gated
 	rows     int
-	offH     uint64 // dropout offsets of the hidden layer
-	offOut   uint64 // and of the sub-layer output
+	hook     HookState // state of the sub-layer hook, nil without
+	offH     uint64    // dropout offsets of the hidden layer
+	offOut   uint64    // and of the sub-layer output
 }
 
 // Pass is the result of a forward pass and the activations its backward
@@ -181,6 +183,7 @@ type Pass struct {
 	decY             kernels.Buffer // final decoder states (rescaled when tied)
 	dLogits          kernels.Buffer
 
+	hooks                    []HookState    // states of the sub-layer hook, released by Release
 	tmp                      kernels.Buffer // forward scratch shared by the layers
 	infer                    bool           // no backward: free activations layer by layer
 	act                      []kernels.Buffer
@@ -218,7 +221,10 @@ func (ps *Pass) Release() error {
 	for _, b := range append(ps.bufs, ps.act...) {
 		errs = append(errs, ps.m.Backend.Free(b))
 	}
-	ps.bufs, ps.act = nil, nil
+	for _, h := range ps.hooks {
+		errs = append(errs, h.Release())
+	}
+	ps.bufs, ps.act, ps.hooks = nil, nil, nil
 	return errors.Join(errs...)
 }
 
@@ -346,7 +352,7 @@ func (m *Model) forward(batch Batch, wantGrad, keepLogits bool) (*Pass, error) {
 	if batch.DecoderInputIDs == nil {
 		batch.DecoderInputIDs = ShiftRight(batch.Labels, batch.B, batch.T, int32(m.Config.DecoderStartTokenID), int32(m.Config.PadTokenID))
 	}
-	ps := &Pass{m: m, batch: batch, infer: !wantGrad}
+	ps := &Pass{m: m, batch: m.withPrompt(batch), infer: !wantGrad}
 	if m.training {
 		ps.drop = float32(m.Config.DropoutRate)
 	}
@@ -396,9 +402,15 @@ func (ps *Pass) forward(wantGrad, keepLogits bool) error {
 	} else {
 		e.do(be.Scale(ps.decY, float32(math.Pow(float64(D), -0.5))))
 	}
+	if m.tiedHead != nil {
+		head = m.tiedHead
+	}
 	V := cfg.VocabSize
 	ps.Logits = ps.alloc(e, B*T*V)
 	e.do(linear(be, ps.Logits, ps.decY, head.W, B*T, D, V))
+	if m.lmBias != nil {
+		e.do(be.AddBias(ps.Logits, m.lmBias.W, B*T, V))
+	}
 	if e.err != nil {
 		return e.err
 	}
@@ -474,6 +486,7 @@ func (ps *Pass) encode(e *errs) (crossMaskB kernels.Buffer) {
 		return nil
 	}
 	e.do(be.Embedding(h, m.shared.W, ps.inputIDs, D))
+	ps.promptForward(e, h)
 	ps.encEmbOff = ps.dropout(e, h)
 	for i := range m.enc {
 		blk := &m.enc[i]
@@ -534,6 +547,7 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		return a, nil
 	}
 	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: nq, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: a.xn, RStd: a.rstd}))
+	addBias(e, be, w.ln, a.xn, nq)
 	src := a.xn
 	if kvIn != nil {
 		src = kvIn
@@ -544,10 +558,13 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	tq1 := tmp.Slice(0, nq*inner)
 	tk1 := tmp.Slice(0, nk*inner)
 	e.do(linear(be, tq1, a.xn, w.q.W, nq, D, inner))
+	addBias(e, be, w.q, tq1, nq)
 	e.do(be.Permute(a.q, tq1, tq4, split))
 	e.do(linear(be, tk1, src, w.k.W, nk, D, inner))
+	addBias(e, be, w.k, tk1, nk)
 	e.do(be.Permute(a.k, tk1, tk4, split))
 	e.do(linear(be, tk1, src, w.v.W, nk, D, inner))
+	addBias(e, be, w.v, tk1, nk)
 	e.do(be.Permute(a.v, tk1, tk4, split))
 	// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
 	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: a.q, B: a.k, C: a.p,
@@ -566,6 +583,8 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
 	e.do(be.Permute(a.ctx, tq1, [4]int{B, H, tq, dk}, split))
 	e.do(linear(be, hOut, a.ctx, w.o.W, nq, inner, D))
+	addBias(e, be, w.o, hOut, nq)
+	a.hook = ps.hookForward(e, w.site, hOut, nq)
 	a.offOut = ps.dropout(e, hOut)
 	e.do(be.Binary(kernels.Add, hOut, hOut, hIn))
 	if ps.infer {
@@ -591,9 +610,12 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 		return f, nil
 	}
 	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: f.xn, RStd: f.rstd}))
+	addBias(e, be, w.ln, f.xn, rows)
 	e.do(linear(be, f.a, f.xn, w.wi.W, rows, D, F))
+	addBias(e, be, w.wi, f.a, rows)
 	if ps.m.gated {
 		e.do(linear(be, f.a1, f.xn, w.wi1.W, rows, D, F))
+		addBias(e, be, w.wi1, f.a1, rows)
 		e.do(be.Act(ps.m.act, f.g, f.a))
 		e.do(be.Binary(kernels.Mul, f.r, f.g, f.a1))
 	} else {
@@ -601,6 +623,8 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	}
 	f.offH = ps.dropout(e, f.r)
 	e.do(linear(be, hOut, f.r, w.wo.W, rows, F, D))
+	addBias(e, be, w.wo, hOut, rows)
+	f.hook = ps.hookForward(e, w.site, hOut, rows)
 	f.offOut = ps.dropout(e, hOut)
 	e.do(be.Binary(kernels.Add, hOut, hOut, hIn))
 	if ps.infer {

@@ -23,7 +23,7 @@ func (m *Model) Generate(inputIDs, attentionMask []int32, B, S, maxLen int) ([][
 	if err := m.checkBatch(&batch); err != nil {
 		return nil, err
 	}
-	ps := &Pass{m: m, batch: batch, infer: true}
+	ps := &Pass{m: m, batch: m.withPrompt(batch), infer: true}
 	defer ps.Release()
 	g := &generator{ps: ps, L: maxLen}
 	if err := g.setup(); err != nil {
@@ -94,8 +94,10 @@ func (g *generator) setup() error {
 		w := m.dec[i].cross
 		k, v := ps.alloc(e, B*S*inner), ps.alloc(e, B*S*inner)
 		e.do(linear(be, tmp, ps.EncoderOut, w.k.W, B*S, D, inner))
+		addBias(e, be, w.k, tmp, B*S)
 		e.do(be.Permute(k, tmp, [4]int{B, S, H, dk}, [4]int{0, 2, 1, 3}))
 		e.do(linear(be, tmp, ps.EncoderOut, w.v.W, B*S, D, inner))
+		addBias(e, be, w.v, tmp, B*S)
 		e.do(be.Permute(v, tmp, [4]int{B, S, H, dk}, [4]int{0, 2, 1, 3}))
 		g.crossK, g.crossV = append(g.crossK, k), append(g.crossV, v)
 		g.selfK = append(g.selfK, ps.alloc(e, L*B*inner))
@@ -127,9 +129,12 @@ func (g *generator) step(t int, ids []int32, logits []float32) error {
 	e := &errs{}
 	norm := func(ln *Param) {
 		e.do(be.RMSNorm(kernels.RMSNormParams{Rows: B, Cols: D, Eps: eps, X: g.h, W: ln.W, Y: g.xn, RStd: g.rstd}))
+		addBias(e, be, ln, g.xn, B)
 	}
-	residual := func(o *Param) {
+	residual := func(o *Param, site Site) {
 		e.do(linear(be, g.out, g.ctx, o.W, B, inner, D))
+		addBias(e, be, o, g.out, B)
+		ps.hookForward(e, site, g.out, B)
 		e.do(be.Binary(kernels.Add, g.h, g.h, g.out))
 	}
 	e.do(be.UploadInt32(g.ids, ids))
@@ -142,8 +147,11 @@ func (g *generator) step(t int, ids []int32, logits []float32) error {
 		w := &blk.self
 		norm(w.ln)
 		e.do(linear(be, g.q, g.xn, w.q.W, B, D, inner))
+		addBias(e, be, w.q, g.q, B)
 		e.do(linear(be, g.selfK[i].Slice(t*B*inner, B*inner), g.xn, w.k.W, B, D, inner))
+		addBias(e, be, w.k, g.selfK[i].Slice(t*B*inner, B*inner), B)
 		e.do(linear(be, g.selfV[i].Slice(t*B*inner, B*inner), g.xn, w.v.W, B, D, inner))
+		addBias(e, be, w.v, g.selfV[i].Slice(t*B*inner, B*inner), B)
 		sc := g.scores.Slice(0, B*H*n)
 		e.do(be.Gemm(kernels.GemmParams{TransB: true, M: 1, N: n, K: dk, Alpha: 1, A: g.q, B: g.selfK[i], C: sc,
 			LDB: B * inner, Batch: B * H, StrideA: dk, StrideB: dk, StrideC: n}))
@@ -151,30 +159,35 @@ func (g *generator) step(t int, ids []int32, logits []float32) error {
 		e.do(be.Softmax(kernels.SoftmaxParams{X: sc, Y: sc, Batch: B, Heads: H, Rows: 1, Cols: n, Masks: []kernels.AdditiveMask{bias}}))
 		e.do(be.Gemm(kernels.GemmParams{M: 1, N: dk, K: n, Alpha: 1, A: sc, B: g.selfV[i], C: g.ctx,
 			LDB: B * inner, Batch: B * H, StrideA: n, StrideB: dk, StrideC: dk}))
-		residual(w.o)
+		residual(w.o, w.site)
 		// Cross-attention on the cached encoder keys and values.
 		w = blk.cross
 		norm(w.ln)
 		e.do(linear(be, g.q, g.xn, w.q.W, B, D, inner))
+		addBias(e, be, w.q, g.q, B)
 		sc = g.scores.Slice(0, B*H*S)
 		e.do(be.Gemm(kernels.GemmParams{TransB: true, M: 1, N: S, K: dk, Alpha: 1, A: g.q, B: g.crossK[i], C: sc,
 			Batch: B * H, StrideA: dk, StrideB: S * dk, StrideC: S}))
 		e.do(be.Softmax(kernels.SoftmaxParams{X: sc, Y: sc, Batch: B, Heads: H, Rows: 1, Cols: S, Masks: []kernels.AdditiveMask{padMask(g.crossMask, S)}}))
 		e.do(be.Gemm(kernels.GemmParams{M: 1, N: dk, K: S, Alpha: 1, A: sc, B: g.crossV[i], C: g.ctx,
 			Batch: B * H, StrideA: S, StrideB: S * dk, StrideC: dk}))
-		residual(w.o)
+		residual(w.o, w.site)
 		// Feed-forward.
 		f := &blk.ffn
 		norm(f.ln)
 		e.do(linear(be, g.a, g.xn, f.wi.W, B, D, F))
+		addBias(e, be, f.wi, g.a, B)
 		if m.gated {
 			e.do(linear(be, g.a1, g.xn, f.wi1.W, B, D, F))
+			addBias(e, be, f.wi1, g.a1, B)
 			e.do(be.Act(m.act, g.g, g.a))
 			e.do(be.Binary(kernels.Mul, g.r, g.g, g.a1))
 		} else {
 			e.do(be.Act(m.act, g.r, g.a))
 		}
 		e.do(linear(be, g.out, g.r, f.wo.W, B, F, D))
+		addBias(e, be, f.wo, g.out, B)
+		ps.hookForward(e, f.site, g.out, B)
 		e.do(be.Binary(kernels.Add, g.h, g.h, g.out))
 	}
 	norm(m.decFinal)
@@ -184,7 +197,13 @@ func (g *generator) step(t int, ids []int32, logits []float32) error {
 	} else {
 		e.do(be.Scale(g.xn, float32(math.Pow(float64(D), -0.5))))
 	}
+	if m.tiedHead != nil {
+		head = m.tiedHead
+	}
 	e.do(linear(be, g.logits, g.xn, head.W, B, D, cfg.VocabSize))
+	if m.lmBias != nil {
+		e.do(be.AddBias(g.logits, m.lmBias.W, B, cfg.VocabSize))
+	}
 	if e.err != nil {
 		return e.err
 	}

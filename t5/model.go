@@ -19,6 +19,12 @@ type Param struct {
 	// nil while the parameter is frozen. M and V are the AdamW moments,
 	// allocated by the first optimizer step.
 	W, G, M, V kernels.Buffer
+	// Bias is the bias added to this weight's layer by AddBias (BitFit),
+	// nil without.
+	Bias *Param
+	// Derived marks a parameter computed from others (see Reparam): it
+	// has a gradient buffer but Trainer does not update it.
+	Derived bool
 }
 
 // Len is the number of elements.
@@ -35,10 +41,12 @@ func (p *Param) Frozen() bool { return p.G == nil }
 
 type attnParams struct {
 	q, k, v, o, ln *Param
+	site           Site
 }
 
 type ffnParams struct {
 	wi, wi1, wo, ln *Param // wi is wi_0 when gated; wi1 is nil unless gated
+	site            Site
 }
 
 type blockParams struct {
@@ -65,6 +73,11 @@ type Model struct {
 	encFinal *Param
 	decFinal *Param
 	lmHead   *Param // nil when tied
+	hook     SubLayerHook
+	lmBias   *Param // lm_head.bias (AddBias), nil without
+	prompt   *Param // encoder prompt (SetPrompt), nil without
+	reparam  Reparam
+	tiedHead *Param // LM head weight replacing the tied embedding (SetTiedHead), no gradient
 
 	training   bool
 	dropSeed   uint64
@@ -137,7 +150,10 @@ func New(cfg Config, b kernels.Backend) (*Model, error) {
 		if i == 0 {
 			rel = &m.encRel
 		}
-		m.enc = append(m.enc, blockParams{self: attn(pre+"0.", "SelfAttention", rel), ffn: ffn(pre + "1.")})
+		blk := blockParams{self: attn(pre+"0.", "SelfAttention", rel), ffn: ffn(pre + "1.")}
+		blk.self.site = Site{false, i, 0, SelfAttention}
+		blk.ffn.site = Site{false, i, 1, FeedForward}
+		m.enc = append(m.enc, blk)
 	}
 	m.encFinal = add("encoder.final_layer_norm.weight", d)
 	for i := 0; i < cfg.NumDecoderLayers; i++ {
@@ -150,6 +166,9 @@ func New(cfg Config, b kernels.Backend) (*Model, error) {
 		c := attn(pre+"1.", "EncDecAttention", nil)
 		blk.cross = &c
 		blk.ffn = ffn(pre + "2.")
+		blk.self.site = Site{true, i, 0, SelfAttention}
+		blk.cross.site = Site{true, i, 1, CrossAttention}
+		blk.ffn.site = Site{true, i, 2, FeedForward}
 		m.dec = append(m.dec, blk)
 	}
 	m.decFinal = add("decoder.final_layer_norm.weight", d)

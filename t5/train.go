@@ -107,6 +107,11 @@ func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
 			return res, err
 		}
 	}
+	if m.reparam != nil {
+		if err := m.reparam.Pullback(); err != nil {
+			return res, err
+		}
+	}
 	scale := 1 / float64(len(micro))
 	norm, err := tr.GradNorm()
 	if err != nil {
@@ -120,7 +125,7 @@ func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
 	res.LR = tr.LR(tr.step)
 	tr.step++
 	for _, p := range m.Params {
-		if p.G == nil {
+		if p.G == nil || p.Derived {
 			continue
 		}
 		if scale != 1 {
@@ -142,6 +147,11 @@ func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
 			return res, err
 		}
 	}
+	if m.reparam != nil {
+		if err := m.reparam.Project(); err != nil {
+			return res, err
+		}
+	}
 	return res, be.Sync()
 }
 
@@ -153,7 +163,7 @@ func (tr *Trainer) GradNorm() (float64, error) {
 		return 0, err
 	}
 	for _, p := range tr.m.Params {
-		if p.G != nil {
+		if p.G != nil && !p.Derived {
 			if err := be.SumSquares(tr.sq, p.G); err != nil {
 				return 0, err
 			}

@@ -1,0 +1,145 @@
+package peft
+
+import (
+	"flag"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/t5"
+)
+
+var (
+	benchPreset = flag.String("peft.preset", "t5-small", "model shape of BenchmarkTrainStep (t5.Preset name)")
+	benchB      = flag.Int("peft.batch", 8, "sequences per step of BenchmarkTrainStep")
+	benchS      = flag.Int("peft.len", 128, "encoder and decoder length of BenchmarkTrainStep")
+)
+
+// BenchmarkTrainStep times one training step (forward, backward, AdamW)
+// per method at the paper's settings on a randomly initialised model of
+// shape -peft.preset, with a batch of -peft.batch × -peft.len tokens, on
+// the cpu backend. It reports the seconds per step, the backend's peak
+// bytes over the timed steps (weights, gradients, optimizer state,
+// activations) and, when full-finetune ran first in the same process, both
+// as Δ% against it (the paper's columns).
+func BenchmarkTrainStep(b *testing.B) {
+	var fullSec, fullMiB float64
+	for _, meth := range Methods {
+		b.Run(string(meth), func(b *testing.B) {
+			cfg, err := t5.Preset(*benchPreset)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.DropoutRate = 0
+			be := openBackend(b, "cpu")
+			m, err := t5.New(cfg, be)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			if err := m.InitWeights(1); err != nil {
+				b.Fatal(err)
+			}
+			c, err := Default(meth)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if meth == AdapterDrop && cfg.NumLayers < 12 {
+				c.TaskAdapterLayersEncoder = c.TaskAdapterLayersEncoder[:0]
+				c.TaskAdapterLayersDecoder = c.TaskAdapterLayersDecoder[:0]
+				for i := cfg.NumLayers * 5 / 12; i < cfg.NumLayers; i++ {
+					c.TaskAdapterLayersEncoder = append(c.TaskAdapterLayersEncoder, i)
+					c.TaskAdapterLayersDecoder = append(c.TaskAdapterLayersDecoder, i)
+				}
+			}
+			for c.HypercomplexAdapters && c.Validate(cfg.DModel) != nil && c.PHMDim > 1 {
+				c.PHMDim-- // n = 12 does not divide t5-small's bottleneck of 16: the largest n that does
+			}
+			a, err := Apply(m, c, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Remove()
+			B, S := *benchB, *benchS
+			rng := rand.New(rand.NewPCG(3, 4))
+			batch := t5.Batch{B: B, S: S, T: S, InputIDs: make([]int32, B*S), Labels: make([]int32, B*S)}
+			for i := range batch.InputIDs {
+				batch.InputIDs[i] = int32(2 + rng.IntN(cfg.VocabSize-2))
+				batch.Labels[i] = int32(2 + rng.IntN(cfg.VocabSize-2))
+			}
+			tr, err := t5.NewTrainer(m, t5.TrainConfig{LR: c.LearningRate})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Close()
+			step := func() {
+				if _, err := tr.Step([]t5.Batch{batch}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			step() // warm-up: optimizer state
+			be.ResetPeak()
+			t0 := time.Now()
+			n := 0
+			for b.Loop() {
+				step()
+				n++
+			}
+			sec := time.Since(t0).Seconds() / float64(n)
+			mib := float64(be.Mem().Peak) / (1 << 20)
+			b.ReportMetric(sec, "s/step")
+			b.ReportMetric(mib, "peak-MiB")
+			b.ReportMetric(float64(a.Trainable()), "trainable")
+			if meth == FullFinetune {
+				fullSec, fullMiB = sec, mib
+			} else if fullSec > 0 {
+				b.ReportMetric(100*(sec/fullSec-1), "Δtime-%")
+				b.ReportMetric(100*(mib/fullMiB-1), "Δmem-%")
+			}
+		})
+	}
+}
+
+// BenchmarkAdapterLayer times the forward and backward of one adapter
+// sub-layer at the t5-base width (d_model 768, bottleneck 24) on 8×128
+// rows, per parametrisation: what the adapter methods add to a step per
+// adapted sub-layer.
+func BenchmarkAdapterLayer(b *testing.B) {
+	for _, meth := range []Method{Adapter, AdapterLowRank, PHMAdapter, Compacter} {
+		b.Run(string(meth), func(b *testing.B) {
+			cfg := t5.Config{VocabSize: 8, DModel: 768, DKV: 2, DFF: 8, NumLayers: 1, NumDecoderLayers: 1, NumHeads: 2,
+				RelativeAttentionNumBuckets: 4, RelativeAttentionMaxDistance: 8, LayerNormEpsilon: 1e-6,
+				FeedForwardProj: "relu", TieWordEmbeddings: true, EOSTokenID: 1}
+			be := openBackend(b, "cpu")
+			m, err := t5.New(cfg, be)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			c, _ := Default(meth)
+			if _, err := Apply(m, c, 1); err != nil {
+				b.Fatal(err)
+			}
+			const rows = 8 * 128
+			h := m.Hook().(*adapterHook)
+			site := t5.Site{Block: 0, Layer: 1, Kind: t5.FeedForward}
+			y, _ := be.Alloc(kernels.Float32, rows*cfg.DModel)
+			dy, _ := be.Alloc(kernels.Float32, rows*cfg.DModel)
+			defer be.Free(y)
+			defer be.Free(dy)
+			be.Fill(y, 0.5)
+			for b.Loop() {
+				st, err := h.Forward(site, y, rows)
+				if err != nil {
+					b.Fatal(err)
+				}
+				be.Fill(dy, 1)
+				if err := st.Backward(dy); err != nil {
+					b.Fatal(err)
+				}
+				st.Release()
+			}
+		})
+	}
+}
