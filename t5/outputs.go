@@ -11,7 +11,8 @@ import (
 // comparison with another implementation needs, under the names of the
 // reference files: "logits" [B, T, vocab], "encoder_last_hidden_state"
 // [B, S, d_model], "loss" [] (when the batch has labels) and, with grads,
-// "grad/<name>" for every trainable parameter.
+// "grad/<name>" for every trainable parameter (after a Reparam's Pullback;
+// derived parameters are not listed).
 func (m *Model) Outputs(batch Batch, grads bool) (map[string]Tensor, error) {
 	if grads {
 		if err := m.ZeroGrad(); err != nil {
@@ -26,6 +27,11 @@ func (m *Model) Outputs(batch Batch, grads bool) (map[string]Tensor, error) {
 	if grads {
 		if err := ps.Backward(); err != nil {
 			return nil, err
+		}
+		if m.reparam != nil {
+			if err := m.reparam.Pullback(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	out := map[string]Tensor{}
@@ -48,7 +54,7 @@ func (m *Model) Outputs(batch Batch, grads bool) (map[string]Tensor, error) {
 	}
 	if grads {
 		for _, p := range m.Params {
-			if p.G == nil {
+			if p.G == nil || p.Derived {
 				continue
 			}
 			if err := get("grad/"+p.Name, p.Shape, p.G); err != nil {

@@ -9,10 +9,11 @@ import (
 	"strings"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/peft"
 	"github.com/compacter-go/compacter/t5"
 )
 
-const forwardHelp = `Usage: compacter forward --model DIR --batch FILE --out FILE [--grads] [--backend NAME]
+const forwardHelp = `Usage: compacter forward --model DIR --batch FILE --out FILE [--grads] [--peft DIR] [--backend NAME]
 
 Run a T5 checkpoint (a Hugging Face directory with config.json and
 model.safetensors) on a batch (safetensors with input_ids, attention_mask,
@@ -20,6 +21,12 @@ decoder_input_ids and/or labels, int64 or int32) and write safetensors with
 logits [B,T,V], encoder_last_hidden_state [B,S,D], loss [] (when the batch has
 labels) and, with --grads, every parameter's gradient as grad/<hf name>.
 Dropout is off. It is how outputs are compared with other implementations.
+
+With --peft DIR a parameter-efficient method is applied first: DIR holds
+either our adapter files (adapter_config.json + adapter_model.safetensors) or
+a folder laid out like the official Compacter code's output (peft.json +
+peft.safetensors). The base is then frozen and --grads writes the gradients of
+the trainable tensors only, under the names in DIR.
 
 Flags:
 `
@@ -35,6 +42,7 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	batchPath := fs.String("batch", "", "batch safetensors file")
 	outPath := fs.String("out", "", "output safetensors file")
 	grads := fs.Bool("grads", false, "also write the gradient of the loss for every parameter")
+	peftDir := fs.String("peft", "", "apply the method in this directory (ours or the official layout)")
 	backend := fs.String("backend", "", "backend name (empty: $COMPACTER_BACKEND or the best available)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +75,13 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	batch, err := t5.LoadBatch(*batchPath)
 	if err != nil {
 		return err
+	}
+	if *peftDir != "" {
+		a, err := peft.Load(*peftDir, m)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "applied %s: %d of %d parameters trainable\n", a.Config.Method, a.Trainable(), a.Total())
 	}
 	if !*grads {
 		// Inference only: no gradient buffers.

@@ -6,6 +6,8 @@
 //
 //	compacter kernels [flags]   time one kernel (or the default set) on a backend
 //	compacter backends          list the compute backends and whether each can run here
+//	compacter forward [flags]   run a T5 checkpoint (optionally with a PEFT method) on a batch
+//	compacter params [flags]    trained parameters per PEFT method, as in the paper
 //	compacter help [command]    show help
 //
 // Run "compacter kernels -h" for the kernel flags.
@@ -43,6 +45,7 @@ Usage:
   compacter kernels [flags]   time kernels (sgemm, phm, lphm, fwht) on a backend
   compacter backends          list compute backends and whether each runs here
   compacter forward [flags]   run a T5 checkpoint on a batch; write logits, loss, gradients
+  compacter params [flags]    trained parameters per PEFT method (the paper's table column)
   compacter help [command]    show help for a command
 `
 
@@ -55,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "kernels":
 		return runKernels(ctx, args[1:], stdout, stderr)
+	case "params":
+		return runParams(args[1:], stdout, stderr)
 	case "backends":
 		return runBackends(args[1:], stdout)
 	case "forward":

@@ -88,3 +88,42 @@ func TestBackends(t *testing.T) {
 		t.Errorf("backends output lacks purego or the default mark:\n%s", out)
 	}
 }
+
+func TestParams(t *testing.T) {
+	out, err := runArgs(t, "params", "--model", "t5-base", "--vocab", "32100", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The official code's counts at the t5-base shape (refdata's paper table).
+	want := map[string]int64{"adapter": 1855104, "compacter": 161728, "compacter-pp": 104704,
+		"full-finetune": 222882048, "bitfit": 280932, "intrinsic-said": 20000}
+	got := map[string]paramsRow{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var r paramsRow
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		got[r.Method] = r
+	}
+	if len(got) != 11 {
+		t.Errorf("%d methods, want 11", len(got))
+	}
+	for m, n := range want {
+		if got[m].Trainable != n {
+			t.Errorf("%s: %d trainable, want %d", m, got[m].Trainable, n)
+		}
+	}
+	if p := got["compacter"].Percent; p != "0.073" {
+		t.Errorf("compacter: %s%%, want 0.073", p)
+	}
+	table, err := runArgs(t, "params")
+	if err != nil || !strings.Contains(table, "compacter-pp") {
+		t.Errorf("table: %v\n%s", err, table)
+	}
+	for _, bad := range [][]string{{"params", "--format", "xml"}, {"params", "--model", "t5-tiny-nope"}, {"params", "x"}} {
+		if _, err := runArgs(t, bad...); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/compacter-go/compacter/peft"
+	"github.com/compacter-go/compacter/t5"
+)
+
+const paramsHelp = `Usage: compacter params [--model NAME|DIR] [--vocab N] [--format table|json]
+
+Prints the trained-parameters column of the Compacter paper's table: for every
+method with the paper's settings, the trainable and total parameter counts on
+the model, as the official code counts them, and the trainable share as a
+percentage of the paper's denominator (222,882,048: t5-base at vocabulary
+32100). --model is a preset (t5-small, t5-base, t5-large, t5-v1_1-small,
+t5-v1_1-base) or a directory with a config.json. Nothing is allocated.
+
+Flags:
+`
+
+// paramsRow is one method's counts; with --format json each is printed as a
+// JSON object per line.
+type paramsRow struct {
+	Method    string `json:"method"`
+	Trainable int64  `json:"trainable"`
+	Total     int64  `json:"total"`
+	Percent   string `json:"percent_of_paper_denominator"`
+}
+
+func runParams(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("params", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, paramsHelp)
+		fs.PrintDefaults()
+	}
+	model := fs.String("model", "t5-base", "preset name or checkpoint directory")
+	vocab := fs.Int("vocab", 0, "override the vocabulary size (the paper's runs resize t5-base to 32100)")
+	format := fs.String("format", "table", "output: table or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("params: unexpected arguments %q", fs.Args())
+	}
+	if *format != "table" && *format != "json" {
+		return fmt.Errorf("params: --format %q: want table or json", *format)
+	}
+	cfg, err := modelConfig(*model)
+	if err != nil {
+		return err
+	}
+	if *vocab < 0 {
+		return fmt.Errorf("params: --vocab %d must be positive", *vocab)
+	}
+	if *vocab > 0 {
+		cfg.VocabSize = *vocab
+	}
+	var rows []paramsRow
+	for _, m := range peft.Methods {
+		c, err := peft.Default(m)
+		if err != nil {
+			return err
+		}
+		tr, tot, err := peft.Count(cfg, c)
+		if err != nil {
+			return fmt.Errorf("params: %s: %w", m, err)
+		}
+		rows = append(rows, paramsRow{Method: string(m), Trainable: tr, Total: tot, Percent: peft.Percent(tr)})
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "method\ttrainable\ttotal\t% of 222,882,048\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", r.Method, r.Trainable, r.Total, r.Percent)
+	}
+	return tw.Flush()
+}
+
+// modelConfig returns a preset's configuration, or a directory's config.json.
+func modelConfig(model string) (t5.Config, error) {
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		return t5.LoadConfig(filepath.Join(model, "config.json"))
+	}
+	cfg, err := t5.Preset(model)
+	if err != nil {
+		return t5.Config{}, fmt.Errorf("params: %q is neither a checkpoint directory nor a preset: %w", model, err)
+	}
+	return cfg, nil
+}
