@@ -3,6 +3,7 @@ package cpu
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/compacter-go/compacter/kernels"
@@ -41,7 +42,24 @@ type Backend struct {
 	threads int
 
 	inUse, peak atomic.Int64
+
+	// cache keeps freed memory for reuse by Alloc of the same dtype and
+	// length (a training step frees and allocates the same shapes every
+	// step), so the Go heap stays near the peak in use instead of growing
+	// to twice the live bytes before each collection.
+	cacheMu    sync.Mutex
+	cache      map[cacheKey][]*storage
+	cacheBytes int64
 }
+
+type cacheKey struct {
+	dt kernels.DType
+	n  int
+}
+
+// cacheMin is the smallest allocation worth caching: below it the garbage
+// collector does as well.
+const cacheMin = 1 << 14
 
 var _ kernels.Backend = (*Backend)(nil)
 
@@ -69,7 +87,59 @@ func (b *Backend) Threads() int { return maxThreads(b.threads) }
 func (b *Backend) SetThreads(n int) { b.threads = max(n, 0) }
 
 // Close does nothing: CPU buffers are garbage collected.
-func (b *Backend) Close() error { return nil }
+func (b *Backend) Close() error {
+	b.Trim()
+	return nil
+}
+
+// Trim drops the memory of freed buffers that the backend keeps for reuse,
+// leaving it to the garbage collector.
+func (b *Backend) Trim() {
+	b.cacheMu.Lock()
+	b.cache, b.cacheBytes = nil, 0
+	b.cacheMu.Unlock()
+}
+
+// reuse returns a cached, zeroed storage of dt and n elements, or nil.
+func (b *Backend) reuse(dt kernels.DType, n int) *storage {
+	if n < cacheMin {
+		return nil
+	}
+	b.cacheMu.Lock()
+	k := cacheKey{dt, n}
+	list := b.cache[k]
+	if len(list) == 0 {
+		b.cacheMu.Unlock()
+		return nil
+	}
+	st := list[len(list)-1]
+	b.cache[k] = list[:len(list)-1]
+	b.cacheBytes -= int64(n) * int64(dt.Size())
+	b.cacheMu.Unlock()
+	clear(st.f)
+	clear(st.i)
+	return st
+}
+
+// keep caches the memory of a freed allocation while the cache holds no
+// more than the peak bytes in use.
+func (b *Backend) keep(dt kernels.DType, n int, f []float32, i []int32) {
+	bytes := int64(n) * int64(dt.Size())
+	if n < cacheMin {
+		return
+	}
+	b.cacheMu.Lock()
+	defer b.cacheMu.Unlock()
+	if b.cacheBytes+bytes > b.peak.Load() {
+		return
+	}
+	if b.cache == nil {
+		b.cache = map[cacheKey][]*storage{}
+	}
+	k := cacheKey{dt, n}
+	b.cache[k] = append(b.cache[k], &storage{f: f, i: i})
+	b.cacheBytes += bytes
+}
 
 // Sync returns nil: every operation has finished when it returns.
 func (b *Backend) Sync() error { return nil }
@@ -166,14 +236,19 @@ func (b *Backend) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
 	if n < 0 || n > maxElems {
 		return nil, fmt.Errorf("cpu: alloc of %d elements: %w", n, kernels.ErrShape)
 	}
-	st := &storage{}
 	switch dt {
-	case kernels.Float32:
-		st.f = make([]float32, n)
-	case kernels.Int32:
-		st.i = make([]int32, n)
+	case kernels.Float32, kernels.Int32:
 	default:
 		return nil, fmt.Errorf("cpu: alloc of %v: %w", dt, kernels.ErrDType)
+	}
+	st := b.reuse(dt, n)
+	if st == nil {
+		st = &storage{}
+		if dt == kernels.Float32 {
+			st.f = make([]float32, n)
+		} else {
+			st.i = make([]int32, n)
+		}
 	}
 	bytes := int64(n) * int64(dt.Size())
 	use := b.inUse.Add(bytes)
@@ -186,7 +261,9 @@ func (b *Backend) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
 	return &Buffer{owner: b, st: st, dt: dt, n: n}, nil
 }
 
-// Free releases a buffer made by Alloc.
+// Free releases a buffer made by Alloc. Its memory (from 16 Ki elements up)
+// is kept for a later Alloc of the same dtype and length, as long as the
+// memory kept does not exceed the peak in use; Trim and Close drop it.
 func (b *Backend) Free(x kernels.Buffer) error {
 	if err := b.own(x); err != nil {
 		return fmt.Errorf("cpu: free: %w", err)
@@ -196,6 +273,7 @@ func (b *Backend) Free(x kernels.Buffer) error {
 		return errors.New("cpu: free of a view; free the buffer it was cut from")
 	}
 	c.st.freed = true
+	b.keep(c.dt, c.n, c.st.f, c.st.i)
 	c.st.f, c.st.i = nil, nil
 	b.inUse.Add(-int64(c.n) * int64(c.dt.Size()))
 	return nil
