@@ -231,12 +231,9 @@ func (p KronParams) check(op string) (inN, outN int, err error) {
 	return p.In / p.N, p.Out / p.N, nil
 }
 
-// Validate checks a KronSum (backward=false) or KronSumBackward.
-func (p KronParams) Validate(backward bool) error {
-	op := "kronsum"
-	if backward {
-		op = "kronsum backward"
-	}
+// checkWeights checks the sizes and the weight buffers: A, and S and T
+// (Rank > 0) or W.
+func (p KronParams) checkWeights(op string) error {
 	inN, outN, err := p.check(op)
 	if err != nil {
 		return err
@@ -254,6 +251,19 @@ func (p KronParams) Validate(backward bool) error {
 	} else if err := CheckExact(op, "W", p.W, Float32, p.N*inN*outN); err != nil {
 		return err
 	}
+	return nil
+}
+
+// Validate checks a KronSum (backward=false) or KronSumBackward.
+func (p KronParams) Validate(backward bool) error {
+	op := "kronsum"
+	if backward {
+		op = "kronsum backward"
+	}
+	if err := p.checkWeights(op); err != nil {
+		return err
+	}
+	inN, outN := p.In/p.N, p.Out/p.N
 	if !backward {
 		return CheckExact(op, "H", p.H, Float32, p.In*p.Out)
 	}
@@ -292,23 +302,10 @@ func (p PHMParams) Validate(backward bool) error {
 		return shapeErr(op, "unknown algorithm %v", p.Algo)
 	}
 	k := p.Kron()
-	if _, _, err := k.check(op); err != nil {
-		return err
-	}
-	if err := CheckExact(op, "A", p.A, Float32, p.N*p.N*p.N); err != nil {
+	if err := k.checkWeights(op); err != nil {
 		return err
 	}
 	inN, outN := p.In/p.N, p.Out/p.N
-	if p.Rank > 0 {
-		if err := CheckExact(op, "S", p.S, Float32, p.N*inN*p.Rank); err != nil {
-			return err
-		}
-		if err := CheckExact(op, "T", p.T, Float32, p.N*p.Rank*outN); err != nil {
-			return err
-		}
-	} else if err := CheckExact(op, "W", p.W, Float32, p.N*inN*outN); err != nil {
-		return err
-	}
 	if err := CheckExact(op, "X", p.X, Float32, p.Rows*p.In); err != nil {
 		return err
 	}
