@@ -8,6 +8,7 @@
 //	compacter backends          list the compute backends and whether each can run here
 //	compacter forward [flags]   run a T5 checkpoint (optionally with a PEFT method) on a batch
 //	compacter params [flags]    trained parameters per PEFT method, as in the paper
+//	compacter tokenize [flags]  SentencePiece-encode (or decode) lines of stdin as JSON
 //	compacter help [command]    show help
 //
 // Run "compacter kernels -h" for the kernel flags.
@@ -46,6 +47,7 @@ Usage:
   compacter backends          list compute backends and whether each runs here
   compacter forward [flags]   run a T5 checkpoint on a batch; write logits, loss, gradients
   compacter params [flags]    trained parameters per PEFT method (the paper's table column)
+  compacter tokenize [flags]  SentencePiece-encode (or decode) lines of stdin as JSON
   compacter help [command]    show help for a command
 `
 
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "kernels":
 		return runKernels(ctx, args[1:], stdout, stderr)
+	case "tokenize":
+		return runTokenize(args[1:], os.Stdin, stdout, stderr)
 	case "params":
 		return runParams(args[1:], stdout, stderr)
 	case "backends":

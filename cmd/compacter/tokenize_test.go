@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestTokenize runs the command on the reference cases of the SentencePiece
+// model (the outputs of SentencePiece 0.1.97): ids, pieces and decode.
+func TestTokenize(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "tokenizer")
+	data, err := os.ReadFile(filepath.Join(dir, "cases.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type refCase struct {
+		Text    string   `json:"text"`
+		Pieces  []string `json:"pieces"`
+		IDs     []int32  `json:"ids"`
+		Decoded string   `json:"decoded"`
+	}
+	var cases []refCase
+	var texts, idLines strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var c refCase
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(c.Text, "\n\r") {
+			continue // one case per input line
+		}
+		cases = append(cases, c)
+		texts.WriteString(c.Text + "\n")
+		b, _ := json.Marshal(c.IDs)
+		idLines.Write(append(b, '\n'))
+	}
+	spm := filepath.Join(dir, "spiece.model")
+	runT := func(in string, args ...string) []string {
+		var out, errb bytes.Buffer
+		if err := runTokenize(append([]string{"--spm", spm}, args...), strings.NewReader(in), &out, &errb); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var lines []string
+		sc := bufio.NewScanner(&out)
+		sc.Buffer(nil, 1<<24)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		if len(lines) != len(cases) {
+			t.Fatalf("%v: %d lines for %d cases", args, len(lines), len(cases))
+		}
+		return lines
+	}
+	ids, pieces, decoded := runT(texts.String()), runT(texts.String(), "--pieces"), runT(idLines.String(), "--decode")
+	for i, c := range cases {
+		var gi []int32
+		var gp []string
+		var gd string
+		if json.Unmarshal([]byte(ids[i]), &gi) != nil || json.Unmarshal([]byte(pieces[i]), &gp) != nil || json.Unmarshal([]byte(decoded[i]), &gd) != nil {
+			t.Fatalf("case %d: bad JSON output", i)
+		}
+		if !slices.Equal(gi, c.IDs) || !slices.Equal(gp, c.Pieces) || gd != c.Decoded {
+			t.Errorf("case %d %q: got %v %q %q, want %v %q %q", i, c.Text, gi, gp, gd, c.IDs, c.Pieces, c.Decoded)
+		}
+	}
+	for _, bad := range [][]string{{}, {"--spm", "/nonexistent"}, {"--spm", spm, "--pieces", "--decode"}} {
+		if err := runTokenize(bad, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+	if err := runTokenize([]string{"--spm", spm, "--decode"}, strings.NewReader("not json\n"), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("--decode of a non-array line: want an error")
+	}
+}
