@@ -222,8 +222,12 @@ func (f *kernelFlags) specs() ([]spec, error) {
 			out = append(out, spec{op: "sgemm", m: s[0], k: s[1], n: s[2]})
 		}
 		for _, op := range []string{"lphm", "phm"} {
+			rank := 0 // phm: a full W[i] per term
+			if op == "lphm" {
+				rank = 1
+			}
 			for _, a := range []string{"fused", "materialize"} {
-				out = append(out, spec{op: op, in: 768, out: 24, nk: 4, rank: 1, rows: 1024, algo: a, pass: "both"})
+				out = append(out, spec{op: op, in: 768, out: 24, nk: 4, rank: rank, rows: 1024, algo: a, pass: "both"})
 			}
 		}
 		for _, lg := range []int{10, 16, 20} {

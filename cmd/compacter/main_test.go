@@ -127,3 +127,26 @@ func TestParams(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultSpecs checks the default set: the T5 SGEMM shapes, LPHM with
+// rank 1 and PHM with full-rank terms, both algorithms, and FWHT.
+func TestDefaultSpecs(t *testing.T) {
+	f, err := parseKernelFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := f.specs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, s := range specs {
+		count[s.op]++
+		if s.op == "phm" && s.rank != 0 || s.op == "lphm" && s.rank != 1 {
+			t.Errorf("%s with rank %d", s.op, s.rank)
+		}
+	}
+	if count["sgemm"] != 4 || count["lphm"] != 2 || count["phm"] != 2 || count["fwht"] != 3 {
+		t.Errorf("default set %v", count)
+	}
+}
