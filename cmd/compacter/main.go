@@ -22,6 +22,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 
 	"github.com/compacter-go/compacter/kernels"
 
@@ -40,43 +42,75 @@ func main() {
 	}
 }
 
-const usage = `compacter: parameter-efficient fine-tuning of T5 on fast kernels.
+// command is one subcommand of the tool.
+type command struct {
+	// summary is the one-line description in the usage text.
+	summary string
+	// run executes the command with its arguments (after the command name).
+	run func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
 
-Usage:
-  compacter kernels [flags]   time kernels (sgemm, phm, lphm, fwht) on a backend
-  compacter backends          list compute backends and whether each runs here
-  compacter forward [flags]   run a T5 checkpoint on a batch; write logits, loss, gradients
-  compacter params [flags]    trained parameters per PEFT method (the paper's table column)
-  compacter tokenize [flags]  SentencePiece-encode (or decode) lines of stdin as JSON
-  compacter help [command]    show help for a command
-`
+// commands maps subcommand names to their implementations. Each command's
+// file adds itself in an init function, so commands live in separate files.
+var commands = map[string]command{
+	"kernels": {"time kernels (sgemm, phm, lphm, fwht) on a backend", func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		return runKernels(ctx, args, stdout, stderr)
+	}},
+	"tokenize": {"SentencePiece-encode (or decode) lines of stdin as JSON", func(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+		return runTokenize(args, stdin, stdout, stderr)
+	}},
+	"params": {"trained parameters per PEFT method (the paper's table column)", func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		return runParams(args, stdout, stderr)
+	}},
+	"backends": {"list compute backends and whether each runs here", func(_ context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+		return runBackends(args, stdout)
+	}},
+	"forward": {"run a T5 checkpoint on a batch; write logits, loss, gradients", func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		return runForward(ctx, args, stdout, stderr)
+	}},
+}
+
+// usageText lists the commands in name order.
+func usageText() string {
+	var sb strings.Builder
+	sb.WriteString("compacter: parameter-efficient fine-tuning of T5 on fast kernels.\n\nUsage:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&sb, "  compacter %-10s %s\n", n, commands[n].summary)
+	}
+	sb.WriteString("  compacter help [command]  show help for a command\n")
+	return sb.String()
+}
 
 // run executes the command line args (without the program name).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWithInput(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with an explicit standard input.
+func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText())
 		return errors.New("no command given")
 	}
 	switch args[0] {
-	case "kernels":
-		return runKernels(ctx, args[1:], stdout, stderr)
-	case "tokenize":
-		return runTokenize(args[1:], os.Stdin, stdout, stderr)
-	case "params":
-		return runParams(args[1:], stdout, stderr)
-	case "backends":
-		return runBackends(args[1:], stdout)
-	case "forward":
-		return runForward(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
-			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+			return runWithInput(ctx, []string{args[1], "-h"}, stdin, stdout, stderr)
 		}
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprint(stderr, usageText())
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return c.run(ctx, args[1:], stdin, stdout, stderr)
 }
 
 func runBackends(args []string, stdout io.Writer) error {
