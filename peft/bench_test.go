@@ -32,7 +32,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg.DropoutRate = 0
-			be := openBackend(b, "cpu")
+			be := openBackend(b, *benchBackend)
 			m, err := t5.New(cfg, be)
 			if err != nil {
 				b.Fatal(err)
@@ -111,7 +111,7 @@ func BenchmarkAdapterLayer(b *testing.B) {
 			cfg := t5.Config{VocabSize: 8, DModel: 768, DKV: 2, DFF: 8, NumLayers: 1, NumDecoderLayers: 1, NumHeads: 2,
 				RelativeAttentionNumBuckets: 4, RelativeAttentionMaxDistance: 8, LayerNormEpsilon: 1e-6,
 				FeedForwardProj: "relu", TieWordEmbeddings: true, EOSTokenID: 1}
-			be := openBackend(b, "cpu")
+			be := openBackend(b, *benchBackend)
 			m, err := t5.New(cfg, be)
 			if err != nil {
 				b.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 
 	_ "github.com/compacter-go/compacter/cpu" // cpu and purego backends
@@ -121,7 +122,7 @@ func maxAbs(v []float32) float64 {
 // encoder output and loss, the gradient of every trainable tensor, and the
 // losses of 5 AdamW steps, with the tolerances of the reference README.
 func TestReference(t *testing.T) {
-	for _, bn := range []string{"cpu", "purego"} {
+	for _, bn := range kerneltest.Backends() {
 		for _, meth := range supported {
 			t.Run(bn+"/"+string(meth), func(t *testing.T) {
 				be := openBackend(t, bn)

@@ -31,7 +31,7 @@ func benchModel(b *testing.B, preset string) (*Model, kernels.Backend) {
 		b.Fatal(err)
 	}
 	cfg.DropoutRate = 0
-	be := openBackend(b, "cpu")
+	be := openBackend(b, *benchBackend)
 	m, err := New(cfg, be)
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 
 	_ "github.com/compacter-go/compacter/cpu" // cpu and purego backends
 )
@@ -85,7 +86,7 @@ func maxAbs(v []float32) float64 {
 }
 
 func TestForwardMatchesReference(t *testing.T) {
-	for _, bn := range []string{"cpu", "purego"} {
+	for _, bn := range kerneltest.Backends() {
 		for _, c := range refCases {
 			t.Run(bn+"/"+c, func(t *testing.T) {
 				be := openBackend(t, bn)
@@ -120,7 +121,7 @@ func TestForwardMatchesReference(t *testing.T) {
 }
 
 func TestGradientsMatchReference(t *testing.T) {
-	for _, bn := range []string{"cpu", "purego"} {
+	for _, bn := range kerneltest.Backends() {
 		for _, c := range refCases {
 			t.Run(bn+"/"+c, func(t *testing.T) {
 				be := openBackend(t, bn)

@@ -393,3 +393,16 @@ func absKron(k Kron) Kron {
 	k.A, k.W, k.S, k.T = a(k.A), a(k.W), a(k.S), a(k.T)
 	return k
 }
+
+// Backends lists the backends reference tests should run on: "cpu" and
+// "purego" always (they run everywhere), then every other registered backend
+// that is available on this machine (such as "cuda" where a GPU is present).
+func Backends() []string {
+	names := []string{"cpu", "purego"}
+	for _, in := range kernels.Drivers() {
+		if in.Err == nil && in.Name != "cpu" && in.Name != "purego" {
+			names = append(names, in.Name)
+		}
+	}
+	return names
+}

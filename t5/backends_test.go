@@ -1,0 +1,6 @@
+package t5
+
+import "flag"
+
+// benchBackend is the backend the t5 benchmarks run on.
+var benchBackend = flag.String("t5.backend", "cpu", "backend of the t5 benchmarks (cpu, purego, cuda)")
