@@ -5,7 +5,7 @@ COUNT    ?= 5
 BENCH    ?= .
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install clean
+.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install ptx ptx-check clean
 
 all: build test
 
@@ -66,6 +66,32 @@ nvcc-install:
 	. /etc/os-release; \
 	echo "deb http://deb.debian.org/debian $$VERSION_CODENAME contrib non-free non-free-firmware" > /etc/apt/sources.list.d/contrib-nonfree.list; \
 	apt-get update && apt-get install -y nvidia-cuda-toolkit
+
+## ptx: compile each CUDA source cuda/kernels/<module>.cu (PTX_SRC, default all)
+## with nvcc (see nvcc-install) to cuda/ptx/<module>.sm_<arch>.ptx for every arch
+## of PTX_ARCHS, headed by the sha256 of the source (checked by the cuda tests).
+NVCC      ?= nvcc
+PTX_ARCHS ?= 80 90
+PTX_SRC   ?= $(wildcard cuda/kernels/*.cu)
+ptx:
+	@set -e; for cu in $(PTX_SRC); do \
+	  m=$$(basename $$cu .cu); sum=$$(sha256sum $$cu | cut -d' ' -f1); \
+	  for a in $(PTX_ARCHS); do \
+	    out=cuda/ptx/$$m.sm_$$a.ptx; echo "$(NVCC) $$cu -> $$out"; \
+	    $(NVCC) -ptx -O3 -std=c++14 -arch=compute_$$a -o $$out.body $$cu; \
+	    { echo "// compacter-source-sha256: $$sum"; cat $$out.body; } > $$out; rm -f $$out.body; \
+	  done; \
+	done
+
+## ptx-check: fail when a PTX does not record the sha256 of its source (no nvcc needed).
+ptx-check:
+	@set -e; for cu in cuda/kernels/*.cu; do \
+	  m=$$(basename $$cu .cu); sum=$$(sha256sum $$cu | cut -d' ' -f1); \
+	  for a in $(PTX_ARCHS); do \
+	    f=cuda/ptx/$$m.sm_$$a.ptx; \
+	    test "$$(head -1 $$f 2>/dev/null)" = "// compacter-source-sha256: $$sum" || { echo "$$f is stale or missing: make ptx"; exit 1; }; \
+	  done; \
+	done; echo "ptx: up to date"
 
 clean:
 	rm -rf bench/out .gpu
