@@ -5,7 +5,7 @@ COUNT    ?= 5
 BENCH    ?= .
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install ptx ptx-check clean
+.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install ptx ptx-check docker-cuda clean
 
 all: build test
 
@@ -92,6 +92,10 @@ ptx-check:
 	    test "$$(head -1 $$f 2>/dev/null)" = "// compacter-source-sha256: $$sum" || { echo "$$f is stale or missing: make ptx"; exit 1; }; \
 	  done; \
 	done; echo "ptx: up to date"
+
+## docker-cuda: build the GPU image (Dockerfile.cuda); run it with docker run --rm --gpus all compacter-cuda
+docker-cuda:
+	docker build -f Dockerfile.cuda -t compacter-cuda .
 
 clean:
 	rm -rf bench/out .gpu
