@@ -12,7 +12,7 @@ import (
 // the butterflies inside them, so the driver groups them for locality:
 //
 //   - levels 0..5 in registers (fwht64: within a ymm, then across eight);
-//   - levels 6..b−1 of every 2^b-element sub-vector, b = min(logN,
+//   - levels 6..b−1 of every 2^b-element sub-vector (a leaf), b = min(logN,
 //     fwhtBaseLog), while it sits in L1: radix-8 passes (three levels per
 //     load/store) plus one radix-2 or radix-4;
 //   - the levels above, depth first (fwhtRec): the top three levels of a
@@ -21,13 +21,17 @@ import (
 //     outermost works on a sub-vector that still sits in L2 or L3, and a
 //     2^24-element vector crosses DRAM about twice instead of once per
 //     pass. The remainder (logN − b mod 3) is the lowest pass above b.
+//     (Passes of four to six levels over column blocks copied through an
+//     L1 scratch, one trip through memory per six levels, measured 1.2–1.5×
+//     slower at 2^16..2^24 on the Zen 3 VM: the eight long row streams of
+//     a radix-8 sweep suit its prefetchers better than 16..64 short ones.)
 //
-// Threads split the vectors of a batch, or the eight sub-vectors and then
-// the columns of the top pass of one long vector. Vectors shorter than 64
-// use a plain loop. The orthonormal scale is applied to each L1 sub-vector
-// after its levels (the transform is linear, so the place of the scaling
-// does not matter). The grouping never changes the order of the levels, so
-// the result is the same bits for any thread count.
+// Threads split the vectors of a batch, or the sub-vectors and then the
+// columns of the top pass of one long vector. Vectors shorter than 64 use
+// a plain loop. The orthonormal scale is applied to each leaf after its
+// levels (the transform is linear, so the place of the scaling does not
+// matter). The grouping depends only on logN, so the result is the same
+// bits for any thread count, with or without SIMD.
 
 // fwhtBaseLog is log2 of the sub-vector (2^12 floats = 16 KiB) whose lower
 // levels run in L1.
@@ -39,6 +43,10 @@ const fwhtParLog = 16
 
 // fwhtColChunk is the column width of one parallel unit of an upper pass.
 const fwhtColChunk = 1024
+
+// fwhtEmitChunk is the column width of one block of the top pass of
+// FWHTFused: 8 rows of 512 floats (16 KiB) go through L1 to emit.
+const fwhtEmitChunk = 512
 
 // fwht transforms batch contiguous vectors of 2^logN elements of x in place.
 func fwht(simd bool, threads int, x []float32, logN, batch int, ortho bool) {
@@ -57,7 +65,7 @@ func fwht(simd bool, threads int, x []float32, logN, batch int, ortho bool) {
 		fwhtSmall(simd, threads, x, logN, batch, ortho, scale)
 	case total <= 1<<fwhtParLog || maxThreads(threads) == 1:
 		for b := 0; b < batch; b++ {
-			fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale)
+			fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale, nil, 0)
 		}
 	default:
 		fwhtParallel(simd, threads, x, logN, batch, ortho, scale)
@@ -85,20 +93,31 @@ func fwhtParallel(simd bool, threads int, x []float32, logN, batch int, ortho bo
 	if logN < fwhtParLog || batch >= maxThreads(threads) {
 		parallelFor(threads, batch, max(1, (1<<fwhtParLog)>>logN), func(lo, hi int) {
 			for b := lo; b < hi; b++ {
-				fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale)
+				fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale, nil, 0)
 			}
 		})
 		return
 	}
 	for b := 0; b < batch; b++ {
-		fwhtRecParallel(simd, threads, x[b*n:(b+1)*n], logN, ortho, scale)
+		fwhtRecParallel(simd, threads, x[b*n:(b+1)*n], logN, ortho, scale, nil)
 	}
 }
 
+// fwhtTop returns the number k of levels of the top pass of a 2^logN
+// transform (logN > fwhtBaseLog) and the span h = 2^(logN−k) of its rows.
+func fwhtTop(logN int) (k, h int) {
+	k = min(3, logN-fwhtBaseLog)
+	return k, 1 << (logN - k)
+}
+
 // fwhtRec applies all logN ≥ 6 levels to v (2^logN elements) depth first,
-// serially, scaling by scale when ortho.
-func fwhtRec(simd bool, v []float32, logN int, ortho bool, scale float32) {
+// serially, scaling by scale when ortho. When load is not nil, it first
+// fills each leaf v[i:i+2^min(logN, fwhtBaseLog)] with load(leaf, off+i).
+func fwhtRec(simd bool, v []float32, logN int, ortho bool, scale float32, load func([]float32, int), off int) {
 	if logN <= fwhtBaseLog {
+		if load != nil {
+			load(v, off)
+		}
 		fwht64(simd, v)
 		fwhtPasses(simd, v, 6, logN)
 		if ortho {
@@ -106,29 +125,45 @@ func fwhtRec(simd bool, v []float32, logN int, ortho bool, scale float32) {
 		}
 		return
 	}
-	k := min(3, logN-fwhtBaseLog)
-	h := 1 << (logN - k) // sub-vector length = span of the top pass
+	k, h := fwhtTop(logN)
 	for s := 0; s < 1<<k; s++ {
-		fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale)
+		fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale, load, off+s*h)
 	}
 	fwhtRadix(simd, v, k, h, h)
+}
+
+// fwhtLeaf applies all logN levels to v (2^logN elements, logN ≤
+// fwhtBaseLog).
+func fwhtLeaf(simd bool, v []float32, logN int) {
+	if logN < 6 {
+		fwhtSmallGeneric(v, logN)
+		return
+	}
+	fwht64(simd, v)
+	fwhtPasses(simd, v, 6, logN)
 }
 
 // fwhtRecParallel is fwhtRec for one long vector (logN > fwhtBaseLog) on up
 // to threads goroutines: the sub-vectors below the top pass in parallel,
 // then the columns of the top pass.
-func fwhtRecParallel(simd bool, threads int, v []float32, logN int, ortho bool, scale float32) {
-	k := min(3, logN-fwhtBaseLog)
-	h := 1 << (logN - k)
-	parallelFor(threads, 1<<k, 1, func(lo, hi int) {
-		for s := lo; s < hi; s++ {
-			fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale)
-		}
-	})
+func fwhtRecParallel(simd bool, threads int, v []float32, logN int, ortho bool, scale float32, load func([]float32, int)) {
+	fwhtSubsParallel(simd, threads, v, logN, ortho, scale, load)
+	k, h := fwhtTop(logN)
 	cw := min(h, fwhtColChunk)
 	parallelFor(threads, h/cw, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			fwhtRadix(simd, v[c*cw:], k, h, cw)
+		}
+	})
+}
+
+// fwhtSubsParallel transforms the 2^k sub-vectors below the top pass of v
+// (see fwhtRec) in parallel.
+func fwhtSubsParallel(simd bool, threads int, v []float32, logN int, ortho bool, scale float32, load func([]float32, int)) {
+	k, h := fwhtTop(logN)
+	parallelFor(threads, 1<<k, 1, func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale, load, s*h)
 		}
 	})
 }
@@ -165,8 +200,8 @@ func fwht64(simd bool, v []float32) {
 	}
 }
 
-// fwhtRadix dispatches the radix-2^k kernel on one group of v with span h
-// and column width w.
+// fwhtRadix dispatches the in-place radix-2^k kernel (k ≤ 3) on one group
+// of v with span h and column width w.
 func fwhtRadix(simd bool, v []float32, k, h, w int) {
 	switch {
 	case k == 3 && simd:
@@ -181,6 +216,70 @@ func fwhtRadix(simd bool, v []float32, k, h, w int) {
 		fwhtR2AVX2(v, h, w)
 	default:
 		fwhtR2Generic(v, h, w)
+	}
+}
+
+// fwhtRadixTo dispatches the radix-2^k kernel (k ≤ 3) that reads the rows
+// src[j+r·hs] and writes them to dst[j+r·hd], r < 2^k, j < w. (Separate
+// from fwhtRadix: the in-place kernels' shorter setup is measurably faster
+// on the many short groups of small transforms.)
+func fwhtRadixTo(simd bool, dst, src []float32, k, hd, hs, w int) {
+	switch {
+	case k == 3 && simd:
+		fwhtR8ToAVX2(dst, src, hd, hs, w)
+	case k == 3:
+		fwhtR8ToGeneric(dst, src, hd, hs, w)
+	case k == 2 && simd:
+		fwhtR4ToAVX2(dst, src, hd, hs, w)
+	case k == 2:
+		fwhtR4ToGeneric(dst, src, hd, hs, w)
+	case simd:
+		fwhtR2ToAVX2(dst, src, hd, hs, w)
+	default:
+		fwhtR2ToGeneric(dst, src, hd, hs, w)
+	}
+}
+
+// fwhtFused is the unnormalised transform of one vector x of 2^logN
+// elements whose input comes from load (nil: x holds it) and whose output
+// goes to emit instead of x (see FWHTFused).
+func fwhtFused(simd bool, threads int, x []float32, logN int, load func([]float32, int), parts int, emit func(int, []float32, int)) {
+	if logN <= fwhtBaseLog {
+		if load != nil {
+			load(x, 0)
+		}
+		fwhtLeaf(simd, x, logN)
+		emit(0, x, 0)
+		return
+	}
+	if maxThreads(threads) > 1 && logN >= fwhtParLog {
+		fwhtSubsParallel(simd, threads, x, logN, false, 1, load)
+	} else {
+		fwhtRecSubs(simd, x, logN, load)
+	}
+	k, h := fwhtTop(logN)
+	w := min(h, fwhtEmitChunk)
+	nch := h / w
+	parts = min(max(parts, 1), nch)
+	parallelFor(threads, parts, 1, func(lo, hi int) {
+		out := make([]float32, w<<k)
+		for p := lo; p < hi; p++ {
+			for ch := p * nch / parts; ch < (p+1)*nch/parts; ch++ {
+				c := ch * w
+				fwhtRadixTo(simd, out, x[c:], k, w, h, w)
+				for r := 0; r < 1<<k; r++ {
+					emit(p, out[r*w:(r+1)*w], r*h+c)
+				}
+			}
+		}
+	})
+}
+
+// fwhtRecSubs transforms the sub-vectors below the top pass of x serially.
+func fwhtRecSubs(simd bool, x []float32, logN int, load func([]float32, int)) {
+	k, h := fwhtTop(logN)
+	for s := 0; s < 1<<k; s++ {
+		fwhtRec(simd, x[s*h:(s+1)*h], logN-k, false, 1, load, s*h)
 	}
 }
 
@@ -214,5 +313,28 @@ func FWHTFloat32(x []float32, logN, batch, threads int, orthonormal bool) error 
 		return fmt.Errorf("cpu: fwht: %d elements, want %d·2^%d = %d: %w", len(x), batch, logN, need, kernels.ErrShape)
 	}
 	fwht(hasAVX2FMA, threads, x, logN, batch, orthonormal)
+	return nil
+}
+
+// FWHTFused computes y = H x, the unnormalised Walsh–Hadamard transform of
+// one vector of 2^logN elements, streaming its input and output so that
+// neither needs a pass through memory of its own: x is the working space
+// (at least 2^logN floats). When load is not nil, the transform first
+// calls load(v, off) to fill each block v = x[off:off+len(v)] of the input
+// (blocks of up to 4096 elements, each once, while they sit in L1);
+// otherwise x holds the input. The output is not left in x: emit(part, v,
+// off) receives y[off:off+len(v)] for every off, each element once, in
+// blocks of at least 512 elements (all of y when logN ≤ 12). The blocks are split into up to parts
+// (at least 1) groups, fixed by logN and parts alone; the blocks of one
+// group go to emit in a fixed order on one goroutine, so emit may
+// accumulate per group without locks and the result does not depend on
+// threads. load and emit may run concurrently for different blocks (up to
+// threads goroutines; 0 means GOMAXPROCS); v is only valid during the
+// call.
+func FWHTFused(x []float32, logN, threads int, load func(v []float32, off int), parts int, emit func(part int, v []float32, off int)) error {
+	if logN < 0 || logN > 30 || len(x) < 1<<logN || emit == nil {
+		return fmt.Errorf("cpu: fwht fused: logN %d, %d elements, emit set %v: %w", logN, len(x), emit != nil, kernels.ErrShape)
+	}
+	fwhtFused(hasAVX2FMA, threads, x[:1<<logN], logN, load, parts, emit)
 	return nil
 }

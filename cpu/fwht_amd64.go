@@ -25,3 +25,21 @@ func fwhtR4AVX2(x []float32, h, w int)
 //
 //go:noescape
 func fwhtR2AVX2(x []float32, h, w int)
+
+// fwhtR8ToAVX2 applies the levels of spans hs, 2hs, 4hs to the eight rows
+// src[j+k·hs], k < 8, and writes them to dst[j+k·hd], for j < w: len(src)
+// ≥ 7hs+w, len(dst) ≥ 7hd+w, w a multiple of 8. dst may be src with hd =
+// hs (in place); otherwise the two must not overlap.
+//
+//go:noescape
+func fwhtR8ToAVX2(dst, src []float32, hd, hs, w int)
+
+// fwhtR4ToAVX2 is the radix-4 fwhtR8ToAVX2 (rows k < 4, spans hs, 2hs).
+//
+//go:noescape
+func fwhtR4ToAVX2(dst, src []float32, hd, hs, w int)
+
+// fwhtR2ToAVX2 is the radix-2 fwhtR8ToAVX2 (rows k < 2, span hs).
+//
+//go:noescape
+func fwhtR2ToAVX2(dst, src []float32, hd, hs, w int)

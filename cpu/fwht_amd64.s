@@ -2,6 +2,20 @@
 
 #include "textflag.h"
 
+// FWHTTOSETUP loads the arguments of the radix kernels below: src at SI
+// with row stride R8 = 4·hs bytes (R9 = 3 rows), dst at DI with row stride
+// R11 = 4·hd bytes (R12 = 3 rows), CX = w/8 column groups.
+#define FWHTTOSETUP \
+	MOVQ dst_base+0(FP), DI \
+	MOVQ src_base+24(FP), SI \
+	MOVQ hd+48(FP), R11 \
+	MOVQ hs+56(FP), R8 \
+	MOVQ w+64(FP), CX \
+	SHLQ $2, R8 \
+	LEAQ (R8)(R8*2), R9 \
+	SHLQ $2, R11 \
+	LEAQ (R11)(R11*2), R12
+
 // Sign vectors of the in-register butterflies: level 0 pairs (i, i^1),
 // level 1 (i, i^2), level 2 (i, i^4); out = perm(x) + x·sign is a+b in the
 // low and a−b in the high element of each pair, exactly rounded once.
@@ -251,6 +265,120 @@ loop:
 	VMOVUPS Y2, (SI)
 	VMOVUPS Y1, (SI)(R8*1)
 	ADDQ $32, SI
+	DECQ CX
+	JNZ  loop
+done:
+	VZEROUPPER
+	RET
+
+// func fwhtR8ToAVX2(dst, src []float32, hd, hs, w int)
+// Levels of spans hs, 2hs, 4hs on the rows src[j+k·hs], k < 8, written to
+// dst[j+k·hd], for j < w (a multiple of 8): a radix-8 pass over one group
+// (in place when dst = src and hd = hs: each column is read before it is
+// written).
+TEXT ·fwhtR8ToAVX2(SB), NOSPLIT, $0-72
+	FWHTTOSETUP
+	SHRQ $3, CX
+	JZ   done
+loop:
+	LEAQ (SI)(R8*4), R10
+	LEAQ (DI)(R11*4), R13
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VMOVUPS (R10)(R9*1), Y7
+	VADDPS Y1, Y0, Y8
+	VSUBPS Y1, Y0, Y1
+	VADDPS Y3, Y2, Y9
+	VSUBPS Y3, Y2, Y3
+	VADDPS Y5, Y4, Y10
+	VSUBPS Y5, Y4, Y5
+	VADDPS Y7, Y6, Y11
+	VSUBPS Y7, Y6, Y7
+	VADDPS Y9, Y8, Y12
+	VSUBPS Y9, Y8, Y9
+	VADDPS Y3, Y1, Y13
+	VSUBPS Y3, Y1, Y3
+	VADDPS Y11, Y10, Y14
+	VSUBPS Y11, Y10, Y11
+	VADDPS Y7, Y5, Y15
+	VSUBPS Y7, Y5, Y7
+	VADDPS Y14, Y12, Y0
+	VSUBPS Y14, Y12, Y14
+	VADDPS Y15, Y13, Y2
+	VSUBPS Y15, Y13, Y15
+	VADDPS Y11, Y9, Y4
+	VSUBPS Y11, Y9, Y11
+	VADDPS Y7, Y3, Y6
+	VSUBPS Y7, Y3, Y7
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y2, (DI)(R11*1)
+	VMOVUPS Y4, (DI)(R11*2)
+	VMOVUPS Y6, (DI)(R12*1)
+	VMOVUPS Y14, (R13)
+	VMOVUPS Y15, (R13)(R11*1)
+	VMOVUPS Y11, (R13)(R11*2)
+	VMOVUPS Y7, (R13)(R12*1)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop
+done:
+	VZEROUPPER
+	RET
+
+// func fwhtR4ToAVX2(dst, src []float32, hd, hs, w int)
+// Levels of spans hs, 2hs on the rows src[j+k·hs], k < 4, written to
+// dst[j+k·hd], for j < w (a multiple of 8): a radix-4 pass over one group.
+TEXT ·fwhtR4ToAVX2(SB), NOSPLIT, $0-72
+	FWHTTOSETUP
+	SHRQ $3, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VADDPS Y1, Y0, Y4
+	VSUBPS Y1, Y0, Y1
+	VADDPS Y3, Y2, Y5
+	VSUBPS Y3, Y2, Y3
+	VADDPS Y5, Y4, Y6
+	VSUBPS Y5, Y4, Y5
+	VADDPS Y3, Y1, Y7
+	VSUBPS Y3, Y1, Y3
+	VMOVUPS Y6, (DI)
+	VMOVUPS Y7, (DI)(R11*1)
+	VMOVUPS Y5, (DI)(R11*2)
+	VMOVUPS Y3, (DI)(R12*1)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop
+done:
+	VZEROUPPER
+	RET
+
+// func fwhtR2ToAVX2(dst, src []float32, hd, hs, w int)
+// The level of span hs on the rows src[j], src[j+hs], written to dst[j],
+// dst[j+hd], for j < w (a multiple of 8).
+TEXT ·fwhtR2ToAVX2(SB), NOSPLIT, $0-72
+	FWHTTOSETUP
+	SHRQ $3, CX
+	JZ   done
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VADDPS Y1, Y0, Y2
+	VSUBPS Y1, Y0, Y1
+	VMOVUPS Y2, (DI)
+	VMOVUPS Y1, (DI)(R11*1)
+	ADDQ $32, SI
+	ADDQ $32, DI
 	DECQ CX
 	JNZ  loop
 done:

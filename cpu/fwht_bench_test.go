@@ -44,3 +44,36 @@ func BenchmarkFWHTSizes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFWHTvsMemmove runs the unnormalised transform of one vector on
+// one thread next to a copy of the same bytes (memmove), so that a noisy
+// machine still gives the ratio. To rerun on a quiet machine:
+//
+//	go test -run '^$' -bench 'BenchmarkFWHTvsMemmove' -count 5 ./cpu | tee /tmp/fwht.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /op /tmp/fwht.txt
+func BenchmarkFWHTvsMemmove(b *testing.B) {
+	for _, logN := range []int{10, 12, 15, 20, 22, 24} {
+		n := 1 << logN
+		x0 := opRandF32(rand.New(rand.NewPCG(5, uint64(logN))), n)
+		x, y := make([]float32, n), make([]float32, n)
+		period := 2 * (60 / logN)
+		b.Run(fmt.Sprintf("logN=%d/op=fwht", logN), func(b *testing.B) {
+			copy(x, x0)
+			for i := 1; b.Loop(); i++ {
+				fwht(hasAVX2FMA, 1, x, logN, 1, false)
+				if i%period == 0 {
+					b.StopTimer()
+					copy(x, x0)
+					b.StartTimer()
+				}
+			}
+			gbps(b, float64(8*n))
+		})
+		b.Run(fmt.Sprintf("logN=%d/op=memmove", logN), func(b *testing.B) {
+			for b.Loop() {
+				copy(y, x)
+			}
+			gbps(b, float64(8*n))
+		})
+	}
+}

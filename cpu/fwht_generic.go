@@ -79,3 +79,56 @@ func fwhtR2Generic(x []float32, h, w int) {
 		x[j], x[j+h] = a+b, a-b
 	}
 }
+
+// fwhtR8ToGeneric applies the levels of spans hs, 2hs, 4hs to the rows
+// src[j+k·hs], k < 8, and writes them to dst[j+k·hd], for j < w (dst may be
+// src with hd = hs).
+func fwhtR8ToGeneric(dst, src []float32, hd, hs, w int) {
+	if w <= 0 {
+		return
+	}
+	_, _ = src[7*hs+w-1], dst[7*hd+w-1]
+	for j := 0; j < w; j++ {
+		x0, x1, x2, x3 := src[j], src[j+hs], src[j+2*hs], src[j+3*hs]
+		x4, x5, x6, x7 := src[j+4*hs], src[j+5*hs], src[j+6*hs], src[j+7*hs]
+		x0, x1 = x0+x1, x0-x1
+		x2, x3 = x2+x3, x2-x3
+		x4, x5 = x4+x5, x4-x5
+		x6, x7 = x6+x7, x6-x7
+		x0, x2 = x0+x2, x0-x2
+		x1, x3 = x1+x3, x1-x3
+		x4, x6 = x4+x6, x4-x6
+		x5, x7 = x5+x7, x5-x7
+		dst[j], dst[j+4*hd] = x0+x4, x0-x4
+		dst[j+hd], dst[j+5*hd] = x1+x5, x1-x5
+		dst[j+2*hd], dst[j+6*hd] = x2+x6, x2-x6
+		dst[j+3*hd], dst[j+7*hd] = x3+x7, x3-x7
+	}
+}
+
+// fwhtR4ToGeneric is the radix-4 fwhtR8ToGeneric (rows k < 4).
+func fwhtR4ToGeneric(dst, src []float32, hd, hs, w int) {
+	if w <= 0 {
+		return
+	}
+	_, _ = src[3*hs+w-1], dst[3*hd+w-1]
+	for j := 0; j < w; j++ {
+		x0, x1, x2, x3 := src[j], src[j+hs], src[j+2*hs], src[j+3*hs]
+		x0, x1 = x0+x1, x0-x1
+		x2, x3 = x2+x3, x2-x3
+		dst[j], dst[j+2*hd] = x0+x2, x0-x2
+		dst[j+hd], dst[j+3*hd] = x1+x3, x1-x3
+	}
+}
+
+// fwhtR2ToGeneric is the radix-2 fwhtR8ToGeneric (rows k < 2).
+func fwhtR2ToGeneric(dst, src []float32, hd, hs, w int) {
+	if w <= 0 {
+		return
+	}
+	_, _ = src[hs+w-1], dst[hd+w-1]
+	for j := 0; j < w; j++ {
+		a, b := src[j], src[j+hs]
+		dst[j], dst[j+hd] = a+b, a-b
+	}
+}

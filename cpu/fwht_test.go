@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -114,6 +116,74 @@ func TestFWHTSimdMatchesGeneric(t *testing.T) {
 	}
 }
 
+// fusedRun runs fwhtFused on x with load copying x in and emit copying
+// the output out; it fails on an element emitted twice or never and
+// returns the output and the offsets each part emitted, in order.
+func fusedRun(t testing.TB, simd bool, threads int, x []float32, logN, parts int, useLoad bool) ([]float32, [][]int) {
+	n := 1 << logN
+	work := make([]float32, n)
+	var load func([]float32, int)
+	if useLoad {
+		for i := range work {
+			work[i] = float32(math.NaN())
+		}
+		load = func(v []float32, off int) { copy(v, x[off:off+len(v)]) }
+	} else {
+		copy(work, x)
+	}
+	y := make([]float32, n)
+	seen := make([]int32, n)
+	order := make([][]int, max(parts, 1))
+	var mu sync.Mutex
+	emit := func(p int, v []float32, off int) {
+		copy(y[off:], v)
+		mu.Lock()
+		defer mu.Unlock()
+		order[p] = append(order[p], off)
+		for i := range v {
+			seen[off+i]++
+		}
+	}
+	fwhtFused(simd, threads, work, logN, load, parts, emit)
+	for i, c := range seen {
+		if c != 1 {
+			t.Fatalf("logN=%d: element %d emitted %d times", logN, i, c)
+		}
+	}
+	return y, order
+}
+
+// TestFWHTFused holds the streamed transform bit-identical to the in-place
+// one, with the same groups of blocks in the same order for any thread
+// count.
+func TestFWHTFused(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, logN := range []int{0, 3, 6, 10, 12, 13, 15, 16, 17, 19} {
+		x := opRandF32(rng, 1<<logN)
+		want := append([]float32(nil), x...)
+		fwht(false, 1, want, logN, 1, false)
+		for _, parts := range []int{1, 3, 8} {
+			var ref [][]int
+			for _, simd := range []bool{false, hasAVX2FMA} {
+				for _, threads := range []int{1, 2, 3} {
+					y, order := fusedRun(t, simd, threads, x, logN, parts, threads != 2)
+					if i := opSameBits(y, want); i >= 0 {
+						t.Fatalf("logN=%d parts=%d simd=%v threads=%d: [%d] = %v, want %v", logN, parts, simd, threads, i, y[i], want[i])
+					}
+					if ref == nil {
+						ref = order
+					} else if !reflect.DeepEqual(order, ref) {
+						t.Fatalf("logN=%d parts=%d simd=%v threads=%d: emit order differs", logN, parts, simd, threads)
+					}
+				}
+			}
+		}
+	}
+	if err := FWHTFused(make([]float32, 4), 3, 1, nil, 1, func(int, []float32, int) {}); err == nil {
+		t.Fatal("FWHTFused accepted 4 elements for logN 3")
+	}
+}
+
 // FuzzFWHT holds the assembly transform bit-identical to the pure-Go one
 // and, for small sizes, equal to the dense Hadamard product.
 func FuzzFWHT(f *testing.F) {
@@ -132,6 +202,10 @@ func FuzzFWHT(f *testing.F) {
 		fwht(false, 1, y2, l, bt, false)
 		if i := opSameBits(y1, y2); i >= 0 {
 			t.Fatalf("logN=%d batch=%d: [%d] simd %v generic %v", l, bt, i, y1[i], y2[i])
+		}
+		y3, _ := fusedRun(t, hasAVX2FMA, 2, x[:1<<l], l, bt, bt != 2)
+		if i := opSameBits(y3, y2[:1<<l]); i >= 0 {
+			t.Fatalf("logN=%d: fused [%d] = %v, generic %v", l, i, y3[i], y2[i])
 		}
 		if l <= 8 {
 			n := 1 << l

@@ -45,9 +45,21 @@ func t5BaseTensors() []Tensor {
 // projection per tensor, ΣD ≈ 2.2e8): Apply (the forward into every
 // weight, in place), Backward (the adjoint from every weight's gradient)
 // and both, next to the baseline of two FWHT passes over the same padded
-// lengths. It needs about 1.1 GB. Metrics: GB/s of the ΣL padded
+// lengths. apply+backward-unfused is the same work as it ran before the
+// per-element passes were streamed through the transform (gather, FWHT,
+// add; scale, FWHT, scatter as separate passes), for a side-by-side
+// comparison. It needs about 1.2 GB. Metrics: GB/s of the ΣL padded
 // elements (4 bytes read and written per pass), state-B/elem = bytes of
-// random state per projected element.
+// random state per projected element; apply+backward also reports the
+// model's scratch (scratch-MiB: L + m floats of the largest tensor) and the
+// allocations per op (B/op: small per-call buffers; the adjoint's 1 MiB
+// accumulators are pooled), next to the weights and gradients of ΣD floats
+// each that the caller holds. The figure of the bar is
+// apply+backward over fwht-x2; to rerun it (one and two threads; each
+// iteration takes seconds, so -benchtime 3x):
+//
+//	go test -run '^$' -bench 'BenchmarkSAIDT5Base' -benchtime 3x -count 3 -cpu 1,2 ./fastfood | tee /tmp/said.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest /tmp/said.txt
 func BenchmarkSAIDT5Base(b *testing.B) {
 	ts := t5BaseTensors()
 	start := time.Now()
@@ -105,6 +117,7 @@ func BenchmarkSAIDT5Base(b *testing.B) {
 		report(b, 1)
 	})
 	b.Run("apply+backward", func(b *testing.B) {
+		b.ReportAllocs()
 		for b.Loop() {
 			if err := s.Apply(w, w); err != nil {
 				b.Fatal(err)
@@ -114,12 +127,32 @@ func BenchmarkSAIDT5Base(b *testing.B) {
 			}
 		}
 		report(b, 2)
+		b.ReportMetric(float64(4*len(s.buffer()))/(1<<20), "scratch-MiB")
+	})
+	b.Run("apply+backward-unfused", func(b *testing.B) {
+		buf := s.buffer()
+		a := make([]float32, len(s.Theta))
+		for b.Loop() {
+			for i, p := range s.proj {
+				p.forwardAddUnfused(w[i], s.Lambda[i], s.Theta, buf)
+			}
+			for i, p := range s.proj {
+				p.adjointUnfused(a, w[i], buf)
+				for j, v := range a {
+					dTheta[j] += s.Lambda[i] * v
+				}
+			}
+		}
+		report(b, 2)
 	})
 }
 
 // BenchmarkProjection runs one seeded projection from d = 20000 to
-// D = 768·3072 (a T5-base FFN matrix, L = 2^22): forward, adjoint, and
-// two FWHT passes of L for comparison.
+// D = 768·3072 (a T5-base FFN matrix, L = 2^22): forward, adjoint, the
+// same unfused (as before the per-element passes were streamed through the
+// transform), and two FWHT passes of L for comparison:
+//
+//	go test -run '^$' -bench 'BenchmarkProjection' -count 5 -cpu 1,2 ./fastfood
 func BenchmarkProjection(b *testing.B) {
 	const d, dim = 20000, 768 * 3072
 	p, err := New(d, dim, 1)
@@ -150,4 +183,73 @@ func BenchmarkProjection(b *testing.B) {
 		}
 		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	})
+	b.Run("forward-unfused", func(b *testing.B) {
+		for b.Loop() {
+			p.forwardAddUnfused(out, 1, x, s)
+		}
+		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+	b.Run("adjoint-unfused", func(b *testing.B) {
+		for b.Loop() {
+			p.adjointUnfused(dx, y, s)
+		}
+		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+}
+
+// forwardAddUnfused is ForwardAdd as it ran before the transform streamed
+// its input and output (2026-11-27): the gather, the transform and the
+// scaled add each one pass over memory. For the side-by-side benchmarks.
+func (p *Projection) forwardAddUnfused(dst []float32, alpha float32, x, s []float32) {
+	l, m := p.L(), 1<<p.logM
+	buf, u := s[:l], s[l:l+m]
+	k := min(p.d, l)
+	for i := range k {
+		u[i] = x[i]
+		if p.signBit(i) != 0 {
+			u[i] = -x[i]
+		}
+	}
+	clear(u[k:])
+	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
+	forChunks(p.Threads, (l+1<<chunkLog-1)>>chunkLog, func(c int) {
+		lo, hi := c<<chunkLog, min(l, (c+1)<<chunkLog)
+		gatherBlock(simd, buf[lo:hi], u, &p.ix, uint32(lo))
+	})
+	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
+	c := float32(p.Scale())
+	forChunks(p.Threads, (len(dst)+1<<chunkLog-1)>>chunkLog, func(k int) {
+		lo, hi := k<<chunkLog, min(len(dst), (k+1)<<chunkLog)
+		addScaled(dst[lo:hi], alpha, c, buf[lo:hi])
+	})
+}
+
+// adjointUnfused is Adjoint as it ran before the transform streamed its
+// input and output: scale and pad, transform, scatter, each one pass.
+func (p *Projection) adjointUnfused(dst, y, s []float32) {
+	l, m := p.L(), 1<<p.logM
+	buf, u := s[:l], s[l:l+m]
+	setScaled(buf[:len(y)], float32(p.Scale()), y)
+	clear(buf[len(y):l])
+	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
+	ng := accGroups(l)
+	acc := make([]float32, ng*m)
+	per := l / ng
+	forChunks(p.Threads, ng, func(gi int) {
+		scatterBlock(simd, acc[gi*m:(gi+1)*m], buf[gi*per:(gi+1)*per], &p.ix, uint32(gi*per))
+	})
+	for j := range u {
+		v := acc[j]
+		for gi := 1; gi < ng; gi++ {
+			v += acc[gi*m+j]
+		}
+		u[j] = v
+	}
+	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
+	for i := range min(p.d, l) {
+		dst[i] = u[i]
+		if p.signBit(i) != 0 {
+			dst[i] = -u[i]
+		}
+	}
 }

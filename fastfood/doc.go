@@ -30,8 +30,15 @@
 // full transform, scatters through Π and G into an m-element accumulator
 // (the sum of the L/m blocks, which is what the first m outputs of H need)
 // and transforms that. Forward and adjoint each cost one L-point FWHT plus
-// one pass of per-element work; nothing of size L is read from memory
-// except the buffer being transformed.
+// the per-element work, streamed through it (cpu.FWHTFused): the gather
+// fills each 16 KiB block of the transform as it starts, and the scaled
+// add into the weights (forward) or the scatter (adjoint) takes the
+// blocks from its last pass, so the L-element buffer crosses memory only
+// inside the transform. The per-element work — the Π and G hashes and two
+// random reads (u and the 256 KiB quantile table) per element — costs
+// about as much as two to three FWHT passes on the Zen 3 VM, and is what
+// keeps a forward + adjoint above the 3× two FWHT passes
+// (bench/RESULTS.md).
 //
 // # Random state
 //

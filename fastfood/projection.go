@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 
 	"github.com/compacter-go/compacter/cpu"
 	"github.com/compacter-go/compacter/kernels"
@@ -186,11 +187,10 @@ func (p *Projection) Forward(dst, x, scratch []float32) error {
 	if err := p.checkLens("forward", x, dst, p.d, p.dim); err != nil {
 		return err
 	}
-	buf := p.lift(x, p.scratch(scratch))[:len(dst)]
 	c := float32(p.Scale())
-	for i, v := range buf {
-		dst[i] = c * v
-	}
+	p.lift(x, p.scratch(scratch), func(h []float32, off int) {
+		setScaled(dst[off:off+len(h)], c, h)
+	})
 	return nil
 }
 
@@ -200,27 +200,31 @@ func (p *Projection) ForwardAdd(dst []float32, alpha float32, x, scratch []float
 	if err := p.checkLens("forward", x, dst, p.d, p.dim); err != nil {
 		return err
 	}
-	p.addScaled(dst, alpha, p.lift(x, p.scratch(scratch)))
+	c := float32(p.Scale())
+	p.lift(x, p.scratch(scratch), func(h []float32, off int) {
+		addScaled(dst[off:off+len(h)], alpha, c, h)
+	})
 	return nil
 }
 
-// addScaled sets dst[i] += alpha·(s·h[i]) for i < len(dst), in parallel.
-func (p *Projection) addScaled(dst []float32, alpha float32, h []float32) {
-	c := float32(p.Scale())
-	n := len(dst)
-	forChunks(p.Threads, (n+1<<chunkLog-1)>>chunkLog, func(k int) {
-		lo, hi := k<<chunkLog, min(n, (k+1)<<chunkLog)
-		d, hh := dst[lo:hi], h[lo:hi]
-		hh = hh[:len(d)]
-		for i, v := range hh {
-			d[i] += alpha * (c * v)
-		}
-	})
+// addScaled sets dst[i] += alpha·(c·h[i]) for i < len(dst), each product
+// rounded.
+func addScaled(dst []float32, alpha, c float32, h []float32) {
+	k := 0
+	if simd {
+		k = len(dst) &^ 7
+		ffAddScaledAVX2(dst[:k], h, alpha, c)
+	}
+	ffAddScaledGeneric(dst[k:], h[k:], alpha, c)
 }
 
-// lift returns buf = H G Π H B pad(x), unscaled, in the first L entries of
-// s (which holds at least L + m floats).
-func (p *Projection) lift(x, s []float32) []float32 {
+// lift computes h = H G Π H B pad(x), unscaled, and passes it to emit in
+// blocks h[off:off+len(v)] = v of its first D entries (concurrently for
+// different blocks), using s (at least L + m floats) as working space.
+// The gather G Π (H B pad(x)) fills each L1 block of the transform as it
+// starts, and the blocks go to emit from the last pass of the transform:
+// h itself never passes through memory.
+func (p *Projection) lift(x, s []float32, emit func(v []float32, off int)) {
 	l, m := p.L(), 1<<p.logM
 	buf, u := s[:l], s[l:l+m]
 	k := min(p.d, l)
@@ -230,22 +234,26 @@ func (p *Projection) lift(x, s []float32) []float32 {
 	clear(u[k:])
 	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
 	mm := uint64(m - 1)
-	nc := (l + 1<<chunkLog - 1) >> chunkLog
-	forChunks(p.Threads, nc, func(c int) {
-		lo, hi := c<<chunkLog, min(l, (c+1)<<chunkLog)
+	load := func(b []float32, off int) {
 		if p.pi != nil {
-			g, pi := p.g[lo:hi], p.pi[lo:hi]
-			b := buf[lo:hi]
+			g, pi := p.g[off:off+len(b)], p.pi[off:off+len(b)]
 			for i := range b {
 				b[i] = u[uint64(pi[i])&mm] * g[i]
 			}
 			return
 		}
-		gatherBlock(simd, buf[lo:hi], u, &p.ix, uint32(lo))
+		gatherBlock(simd, b, u, &p.ix, uint32(off))
+	}
+	_ = cpu.FWHTFused(buf, p.logL, p.Threads, load, 8, func(_ int, v []float32, off int) {
+		if n := min(len(v), p.dim-off); n > 0 {
+			emit(v[:n], off)
+		}
 	})
-	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
-	return buf
 }
+
+// accPool keeps the adjoint's accumulators (up to 8·m floats) between
+// calls.
+var accPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // accGroups is the number of partial accumulators of the adjoint's
 // scatter for L elements: fixed by L, so the sum does not depend on the
@@ -259,44 +267,57 @@ func (p *Projection) Adjoint(dst, y, scratch []float32) error {
 	if err := p.checkLens("adjoint", y, dst, p.dim, p.d); err != nil {
 		return err
 	}
-	s := p.scratch(scratch)
-	p.setScaled(s[:p.L()], 0, y)
-	clear(s[p.dim:p.L()])
-	p.lower(dst, s)
+	c := float32(p.Scale())
+	p.lower(dst, p.scratch(scratch), func(b []float32, off int) {
+		n := max(0, min(len(b), len(y)-off))
+		if n > 0 {
+			setScaled(b[:n], c, y[off:off+n])
+		}
+		clear(b[n:])
+	})
 	return nil
 }
 
-// setScaled sets buf[off+i] = s·y[i] with s = Scale() rounded to float32.
-func (p *Projection) setScaled(buf []float32, off int, y []float32) {
-	c := float32(p.Scale())
-	b := buf[off : off+len(y)]
-	for i, v := range y {
-		b[i] = c * v
+// setScaled sets b[i] = c·y[i] for i < len(b).
+func setScaled(b []float32, c float32, y []float32) {
+	k := 0
+	if simd {
+		k = len(b) &^ 7
+		ffScaleAVX2(b[:k], y, c)
 	}
+	ffScaleGeneric(b[k:], y[k:], c)
 }
 
-// lower sets dst = pad(·)ᵀ B H Πᵀ G H buf for buf = s[:L] (already scaled
-// and zero-padded), using s[L:L+m] as the m-point accumulator.
-func (p *Projection) lower(dst, s []float32) {
+// lower sets dst = pad(·)ᵀ B H Πᵀ G H z, where load(b, off) fills each
+// block b = z[off:off+len(b)] of the already scaled and zero-padded input
+// z of length L (concurrently for different blocks), using s (at least
+// L + m floats) as working space. The blocks of H z go from the last pass
+// of the transform straight to the scatter G Πᵀ, in accGroups(L) groups
+// with one m-point accumulator each, summed in group order.
+func (p *Projection) lower(dst, s []float32, load func(b []float32, off int)) {
 	l, m := p.L(), 1<<p.logM
 	buf, u := s[:l], s[l:l+m]
-	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
 
-	// acc[j] = Σ_{i: Π(i) mod m = j} G[i]·buf[i], by groups of chunks.
+	// acc[j] = Σ_{i: Π(i) mod m = j} G[i]·(H z)[i], by groups of blocks.
 	ng := accGroups(l)
-	acc := make([]float32, ng*m)
+	ap := accPool.Get().(*[]float32)
+	defer accPool.Put(ap)
+	if cap(*ap) < ng*m {
+		*ap = make([]float32, ng*m)
+	}
+	acc := (*ap)[:ng*m]
+	clear(acc)
 	mm := uint64(m - 1)
-	per := l / ng
-	forChunks(p.Threads, ng, func(gi int) {
+	_ = cpu.FWHTFused(buf, p.logL, p.Threads, load, ng, func(gi int, v []float32, off int) {
 		a := acc[gi*m : (gi+1)*m]
-		lo, hi := gi*per, (gi+1)*per
 		if p.pi != nil {
-			for i := lo; i < hi; i++ {
-				a[uint64(p.pi[i])&mm] += float32(buf[i] * p.g[i])
+			g, pi := p.g[off:off+len(v)], p.pi[off:off+len(v)]
+			for i, h := range v {
+				a[uint64(pi[i])&mm] += float32(h * g[i])
 			}
 			return
 		}
-		scatterBlock(simd, a, buf[lo:hi], &p.ix, uint32(lo))
+		scatterBlock(simd, a, v, &p.ix, uint32(off))
 	})
 	for j := range u {
 		v := acc[j]

@@ -272,3 +272,84 @@ func FuzzProjection(f *testing.F) {
 		checkProjection(t, rand.New(rand.NewPCG(seed, 1)), p)
 	})
 }
+
+// TestStreamedPipeline holds the forward, whose gather and add are
+// streamed through the transform, bit-identical to the separate passes it
+// replaced (forwardAddUnfused) and to itself on any thread count, and the
+// adjoint, whose scatter now sums in the transform's block order, equal to
+// the separate passes up to rounding and bit-identical across thread
+// counts.
+func TestStreamedPipeline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, c := range [][2]int{{5, 3000}, {300, 5000}, {1000, 70000}, {3000, 300000}} {
+		d, dim := c[0], c[1]
+		p, err := New(d, dim, uint64(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := randVec(rng, d), randVec(rng, dim)
+		s := make([]float32, p.ScratchLen())
+		ref := make([]float32, dim)
+		p.forwardAddUnfused(ref, 1, x, s)
+		aref := make([]float32, d)
+		p.adjointUnfused(aref, y, s)
+		var a1 []float32
+		for _, threads := range []int{1, 2, 3} {
+			p.Threads = threads
+			got := make([]float32, dim)
+			if err := p.ForwardAdd(got, 1, x, nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("d=%d D=%d threads=%d: forward [%d] = %v, separate passes %v", d, dim, threads, i, got[i], ref[i])
+				}
+			}
+			a := make([]float32, d)
+			if err := p.Adjoint(a, y, nil); err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(a, to64(aref)); e > 1e-5 {
+				t.Errorf("d=%d D=%d threads=%d: adjoint relative error %g against separate passes", d, dim, threads, e)
+			}
+			if a1 == nil {
+				a1 = a
+			} else {
+				for i := range a {
+					if math.Float32bits(a[i]) != math.Float32bits(a1[i]) {
+						t.Fatalf("d=%d D=%d threads=%d: adjoint [%d] = %v, one thread %v", d, dim, threads, i, a[i], a1[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestScaleKernels holds the AVX2 scale and scaled-add kernels
+// bit-identical to their pure-Go twins and to the plain expressions, tails
+// included.
+func TestScaleKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 100, 1027} {
+		y, d0 := randVec(rng, n), randVec(rng, n)
+		c, alpha := float32(0.37), float32(-1.9)
+		s1, s2 := make([]float32, n), make([]float32, n)
+		setScaled(s1, c, y)
+		ffScaleGeneric(s2, y, c)
+		a1, a2 := append([]float32(nil), d0...), append([]float32(nil), d0...)
+		addScaled(a1, alpha, c, y)
+		ffAddScaledGeneric(a2, y, alpha, c)
+		for i := range n {
+			ws := c * y[i]
+			p := c * y[i]
+			q := alpha * p
+			wa := d0[i] + q
+			if math.Float32bits(s1[i]) != math.Float32bits(ws) || math.Float32bits(s2[i]) != math.Float32bits(ws) {
+				t.Fatalf("n=%d: scale [%d] simd %v generic %v, want %v", n, i, s1[i], s2[i], ws)
+			}
+			if math.Float32bits(a1[i]) != math.Float32bits(wa) || math.Float32bits(a2[i]) != math.Float32bits(wa) {
+				t.Fatalf("n=%d: add [%d] simd %v generic %v, want %v", n, i, a1[i], a2[i], wa)
+			}
+		}
+	}
+}

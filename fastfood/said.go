@@ -2,6 +2,7 @@ package fastfood
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/compacter-go/compacter/kernels"
 )
@@ -208,10 +209,12 @@ func (s *SAID) Apply(dst, theta0 [][]float32) error {
 	}
 	if s.cfg.Global {
 		p := s.proj[0]
-		h := p.lift(s.Theta, buf)
-		for i, o := range s.offsets {
-			p.addScaled(dst[i], 1, h[o:o+len(dst[i])])
-		}
+		c := float32(p.Scale())
+		p.lift(s.Theta, buf, func(h []float32, off int) {
+			s.segments(off, len(h), func(i, lo, hi, at int) {
+				addScaled(dst[i][lo:hi], 1, c, h[at:])
+			})
+		})
 		return nil
 	}
 	for i, p := range s.proj {
@@ -238,11 +241,13 @@ func (s *SAID) Backward(grad [][]float32, dTheta, dLambda []float32) error {
 	a := make([]float32, len(s.Theta))
 	if s.cfg.Global {
 		p := s.proj[0]
-		for i, o := range s.offsets {
-			p.setScaled(buf, o, grad[i])
-		}
-		clear(buf[p.OutDim():p.L()])
-		p.lower(a, buf)
+		c := float32(p.Scale())
+		p.lower(a, buf, func(b []float32, off int) {
+			clear(b)
+			s.segments(off, len(b), func(i, lo, hi, at int) {
+				setScaled(b[at:at+hi-lo], c, grad[i][lo:hi])
+			})
+		})
 		for j, v := range a {
 			dTheta[j] += v
 		}
@@ -261,4 +266,21 @@ func (s *SAID) Backward(grad [][]float32, dTheta, dLambda []float32) error {
 		dLambda[i] += float32(dot)
 	}
 	return nil
+}
+
+// segments calls fn(i, lo, hi, at) for every tensor i of a Global model
+// that overlaps the range [off, off+n) of the concatenation: its elements
+// [lo, hi) sit at off+at.
+func (s *SAID) segments(off, n int, fn func(i, lo, hi, at int)) {
+	i := sort.Search(len(s.offsets), func(i int) bool { return s.offsets[i] > off }) - 1
+	for ; i < len(s.offsets); i++ {
+		o := s.offsets[i]
+		if o >= off+n {
+			return
+		}
+		lo, hi := max(off, o), min(off+n, o+s.cfg.Tensors[i].Size)
+		if lo < hi {
+			fn(i, lo-o, hi-o, lo-off)
+		}
+	}
 }
