@@ -120,6 +120,12 @@ func (a *Applied) Merge() error {
 		for _, p := range a.said.base {
 			p.Derived = false
 		}
+		if a.said.dev != nil { // the device path's θ0 and scratch are no longer needed
+			if err := a.said.dev.free(m.Backend); err != nil {
+				return err
+			}
+			a.said.dev = nil
+		}
 		a.said = nil
 	}
 	if err := a.Remove(); err != nil {
