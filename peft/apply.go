@@ -112,6 +112,18 @@ func (a *Applied) Pullback() error {
 	return a.said.Pullback()
 }
 
+// Project re-applies the method's reparametrisation after the caller
+// changed its trained tensors outside a t5.Trainer (an optimizer step of
+// its own, an upload): Intrinsic-SAID recomputes every base tensor as
+// θ0 + λ·P(θ_d); nothing for the other methods. Trainer's Update calls it
+// itself, as LoadTensors does.
+func (a *Applied) Project() error {
+	if a.said == nil {
+		return nil
+	}
+	return a.said.Project()
+}
+
 // isLayerNorm matches the block and final T5 layer norms.
 func isLayerNorm(name string) bool {
 	return strings.HasSuffix(name, "layer_norm.weight") && !strings.Contains(name, "adapter")

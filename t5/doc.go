@@ -26,6 +26,9 @@
 //	m.Freeze(isBase, true)              // PEFT: frozen tensors get no gradient
 //	tr, err := t5.NewTrainer(m, t5.TrainConfig{LR: 1e-3, WeightDecay: 0.01})
 //	res, err := tr.Step([]t5.Batch{b1, b2})   // accumulate, clip, AdamW
+//	// or tr.Backward(batches), inspect res.Loss, then tr.Update();
+//	// tr.State() / tr.SetState(st) save and restore the step count and
+//	// moments for an exact resume
 //	out, err := m.Generate(ids, mask, B, S, 64) // greedy, key/value cache
 //
 // # Memory

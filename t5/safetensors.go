@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ var ErrCheckpoint = errors.New("t5: bad checkpoint")
 type TensorFile struct {
 	path    string
 	st      safetensors.SafeTensors
+	meta    map[string]string
 	release func() error
 }
 
@@ -33,8 +35,20 @@ func OpenTensors(path string) (*TensorFile, error) {
 		release()
 		return nil, fmt.Errorf("%w: %s: %v (truncated or corrupt file?)", ErrCheckpoint, path, err)
 	}
-	return &TensorFile{path: path, st: st, release: release}, nil
+	// Deserialize keeps the header's metadata to itself: parse the
+	// (small) header once more for Metadata.
+	_, md, err := safetensors.ReadMetadata(data)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("%w: %s: %v", ErrCheckpoint, path, err)
+	}
+	return &TensorFile{path: path, st: st, meta: md.Metadata(), release: release}, nil
 }
+
+// Metadata returns a copy of the string map stored under __metadata__ in
+// the file's header (what WriteTensors was given; nil when the header has
+// none). It stays valid after Close.
+func (f *TensorFile) Metadata() map[string]string { return maps.Clone(f.meta) }
 
 // Close unmaps the file; tensors read from it stay valid (they are copies).
 func (f *TensorFile) Close() error { return f.release() }

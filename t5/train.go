@@ -26,12 +26,18 @@ type TrainConfig struct {
 	MaxGradNorm float64
 }
 
-// Trainer runs optimizer steps on a model's trainable parameters.
+// Trainer runs optimizer steps on a model's trainable parameters: those
+// with gradient buffers (not frozen) and not Derived.
 type Trainer struct {
 	m    *Model
 	cfg  TrainConfig
 	step int
 	sq   kernels.Buffer
+	// pending is set by Backward and cleared by Update; scale is the
+	// factor Update applies to the gradients (the mean over the
+	// micro-batches and the clipping).
+	pending bool
+	scale   float64
 }
 
 // NewTrainer returns a trainer for m.
@@ -59,7 +65,7 @@ func NewTrainer(m *Model, cfg TrainConfig) (*Trainer, error) {
 // parameters).
 func (tr *Trainer) Close() error { return tr.m.Backend.Free(tr.sq) }
 
-// Steps is the number of optimizer steps taken.
+// Steps is the number of optimizer steps taken (or restored by SetState).
 func (tr *Trainer) Steps() int { return tr.step }
 
 // LR is the learning rate of optimizer step s (counted from 0).
@@ -83,12 +89,29 @@ type StepResult struct {
 
 // Step accumulates the gradients of the micro-batches (their mean loss, as
 // a Hugging Face Trainer with gradient_accumulation_steps = len(micro)),
-// clips the global norm and takes one AdamW step.
+// clips the global norm and takes one AdamW step. It is Backward followed
+// by Update.
 func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
+	res, err := tr.Backward(micro)
+	if err != nil {
+		return res, err
+	}
+	return res, tr.Update()
+}
+
+// Backward is the first half of Step: it runs the forward and backward
+// passes of the micro-batches, accumulating their gradients (and a
+// Reparam's Pullback), and reports their mean loss, the global gradient
+// norm and the learning rate of the step, without changing any parameter
+// or the step count. The caller may inspect the result (stop on a
+// non-finite loss, say) before calling Update, or drop the step by not
+// calling it.
+func (tr *Trainer) Backward(micro []Batch) (StepResult, error) {
+	tr.pending = false
 	if len(micro) == 0 {
 		return StepResult{}, errors.New("t5: Step needs at least one batch")
 	}
-	m, be := tr.m, tr.m.Backend
+	m := tr.m
 	if err := m.ZeroGrad(); err != nil {
 		return StepResult{}, err
 	}
@@ -123,36 +146,157 @@ func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
 		scale *= c
 	}
 	res.LR = tr.LR(tr.step)
+	tr.pending, tr.scale = true, scale
+	return res, nil
+}
+
+// Update is the second half of Step: it scales the gradients that the
+// last Backward left (mean and clipping), takes one AdamW step on every
+// trainable parameter, counts it, and re-projects a Reparam's derived
+// parameters. Update without a Backward since the last Update (or
+// SetState) is an error.
+func (tr *Trainer) Update() error {
+	if !tr.pending {
+		return errors.New("t5: Update without a Backward")
+	}
+	tr.pending = false
+	m, be, scale := tr.m, tr.m.Backend, tr.scale
+	lr := tr.LR(tr.step)
 	tr.step++
 	for _, p := range m.Params {
-		if p.G == nil || p.Derived {
+		if !trained(p) {
 			continue
 		}
 		if scale != 1 {
 			if err := be.Scale(p.G, float32(scale)); err != nil {
-				return res, err
+				return err
 			}
 		}
-		if p.M == nil {
-			if p.M, err = be.Alloc(kernels.Float32, p.Len()); err != nil {
-				return res, fmt.Errorf("t5: optimizer state of %s: %w", p.Name, err)
-			}
-			if p.V, err = be.Alloc(kernels.Float32, p.Len()); err != nil {
-				return res, fmt.Errorf("t5: optimizer state of %s: %w", p.Name, err)
-			}
+		if err := tr.moments(p); err != nil {
+			return err
 		}
 		if err := be.AdamW(kernels.AdamWParams{Param: p.W, Grad: p.G, M: p.M, V: p.V,
-			LR: float32(res.LR), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
+			LR: float32(lr), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
 			Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: tr.step}); err != nil {
-			return res, err
+			return err
 		}
 	}
 	if m.reparam != nil {
 		if err := m.reparam.Project(); err != nil {
-			return res, err
+			return err
 		}
 	}
-	return res, be.Sync()
+	return be.Sync()
+}
+
+// trained reports whether the Trainer updates p.
+func trained(p *Param) bool { return p.G != nil && !p.Derived }
+
+// moments allocates p's AdamW moments (zero) if it has none.
+func (tr *Trainer) moments(p *Param) error {
+	var err error
+	if p.M == nil {
+		p.M, err = tr.m.Backend.Alloc(kernels.Float32, p.Len())
+	}
+	if err == nil && p.V == nil {
+		p.V, err = tr.m.Backend.Alloc(kernels.Float32, p.Len())
+	}
+	if err != nil {
+		return fmt.Errorf("t5: optimizer state of %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// Moments are the AdamW moments of one parameter: torch's exp_avg (M) and
+// exp_avg_sq (V), of the parameter's length.
+type Moments struct {
+	M, V []float32
+}
+
+// TrainState is what a Trainer needs to resume a run exactly: the number
+// of optimizer steps taken (the learning-rate schedule and AdamW's bias
+// correction depend on it) and the AdamW moments of the trainable
+// parameters by name. The parameters' values themselves are the model's.
+type TrainState struct {
+	Steps   int
+	Moments map[string]Moments
+}
+
+// State copies the trainer's state to the host: the step count and the
+// moments of every trainable parameter that has been updated.
+func (tr *Trainer) State() (TrainState, error) {
+	st := TrainState{Steps: tr.step, Moments: map[string]Moments{}}
+	be := tr.m.Backend
+	for _, p := range tr.m.Params {
+		if !trained(p) || p.M == nil || p.V == nil {
+			continue
+		}
+		mo := Moments{M: make([]float32, p.Len()), V: make([]float32, p.Len())}
+		if err := errors.Join(be.Download(mo.M, p.M), be.Download(mo.V, p.V)); err != nil {
+			return st, fmt.Errorf("t5: optimizer state of %s: %w", p.Name, err)
+		}
+		st.Moments[p.Name] = mo
+	}
+	return st, nil
+}
+
+// SetState restores a state taken by State (with the parameters' values
+// restored separately), so that the next steps are those the saved run
+// would have taken. Every entry of st.Moments must name a trainable
+// parameter and have its length; trainable parameters without an entry
+// get zero moments, as before their first update, which is an error when
+// st.Steps > 0 (the run could not continue exactly). A pending Backward
+// is dropped.
+func (tr *Trainer) SetState(st TrainState) error {
+	if st.Steps < 0 {
+		return fmt.Errorf("t5: negative step count %d", st.Steps)
+	}
+	byName := map[string]*Param{}
+	for _, p := range tr.m.Params {
+		if trained(p) {
+			byName[p.Name] = p
+		}
+	}
+	for name, mo := range st.Moments {
+		p := byName[name]
+		if p == nil {
+			return fmt.Errorf("t5: optimizer state of %s, which is not a trainable parameter", name)
+		}
+		if len(mo.M) != p.Len() || len(mo.V) != p.Len() {
+			return fmt.Errorf("t5: optimizer state of %s has %d and %d values, want %d: %w", name, len(mo.M), len(mo.V), p.Len(), kernels.ErrShape)
+		}
+	}
+	if st.Steps > 0 {
+		for _, p := range tr.m.Params {
+			if _, ok := st.Moments[p.Name]; trained(p) && !ok {
+				return fmt.Errorf("t5: no optimizer state of %s after %d steps", p.Name, st.Steps)
+			}
+		}
+	}
+	be := tr.m.Backend
+	for _, p := range tr.m.Params {
+		if !trained(p) {
+			continue
+		}
+		mo, ok := st.Moments[p.Name]
+		if !ok && p.M == nil && p.V == nil {
+			continue
+		}
+		if err := tr.moments(p); err != nil {
+			return err
+		}
+		var err error
+		if ok {
+			err = errors.Join(be.Upload(p.M, mo.M), be.Upload(p.V, mo.V))
+		} else {
+			err = errors.Join(be.Fill(p.M, 0), be.Fill(p.V, 0))
+		}
+		if err != nil {
+			return fmt.Errorf("t5: optimizer state of %s: %w", p.Name, err)
+		}
+	}
+	tr.step, tr.pending = st.Steps, false
+	return nil
 }
 
 // GradNorm is the global L2 norm of the gradients of the trainable
@@ -163,7 +307,7 @@ func (tr *Trainer) GradNorm() (float64, error) {
 		return 0, err
 	}
 	for _, p := range tr.m.Params {
-		if p.G != nil && !p.Derived {
+		if trained(p) {
 			if err := be.SumSquares(tr.sq, p.G); err != nil {
 				return 0, err
 			}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -170,5 +171,177 @@ func testFrozen(t *testing.T, trainable string) {
 		if same != p.Frozen() {
 			t.Errorf("%s: frozen %v but unchanged %v", p.Name, p.Frozen(), same)
 		}
+	}
+}
+
+// trainRun trains a fresh tiny-gated model (dropout on, warm-up, decay,
+// clipping, weight decay, part of it frozen) for steps more optimizer
+// steps, after restoring from (weights, st) when weights is not nil, and
+// returns its weights and trainer state.
+func trainRun(t *testing.T, steps int, weights map[string][]float32, st *TrainState) (map[string][]float32, TrainState) {
+	t.Helper()
+	be := openBackend(t, "cpu")
+	m, batch, _ := loadRef(t, be, "tiny-gated")
+	m.Config.DropoutRate = 0.1
+	if err := m.Freeze(func(name string) bool { return strings.HasPrefix(name, "encoder.block.0.") }, true); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, TrainConfig{LR: 1e-2, WeightDecay: 0.01, WarmupSteps: 2, TotalSteps: 8, MaxGradNorm: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if weights != nil {
+		for _, p := range m.Params {
+			if err := be.Upload(p.W, weights[p.Name]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tr.SetState(*st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range steps {
+		m.SetTraining(true, uint64(tr.Steps()))
+		if _, err := tr.Step([]Batch{batch, batch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := map[string][]float32{}
+	for _, p := range m.Params {
+		w[p.Name] = download(t, be, p.W)
+	}
+	out, err := tr.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, out
+}
+
+// TestResumeEqualsUninterrupted trains n steps in one go, and k steps then
+// n−k more on a fresh model and trainer restored from the weights and
+// State, and requires bit-identical weights, moments and step counts.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	const n, k = 5, 2
+	wantW, wantSt := trainRun(t, n, nil, nil)
+	midW, midSt := trainRun(t, k, nil, nil)
+	if midSt.Steps != k || len(midSt.Moments) == 0 {
+		t.Fatalf("state after %d steps: %d steps, %d moments", k, midSt.Steps, len(midSt.Moments))
+	}
+	gotW, gotSt := trainRun(t, n-k, midW, &midSt)
+	if gotSt.Steps != n || len(gotSt.Moments) != len(wantSt.Moments) {
+		t.Fatalf("resumed: %d steps, %d moments; want %d, %d", gotSt.Steps, len(gotSt.Moments), n, len(wantSt.Moments))
+	}
+	same := func(what string, a, b []float32) {
+		t.Helper()
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d and %d values", what, len(a), len(b))
+		}
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", what, i, a[i], b[i])
+			}
+		}
+	}
+	for name, w := range wantW {
+		same(name, w, gotW[name])
+	}
+	for name, mo := range wantSt.Moments {
+		same(name+" M", mo.M, gotSt.Moments[name].M)
+		same(name+" V", mo.V, gotSt.Moments[name].V)
+	}
+	// Without the step count, the schedule and the bias correction
+	// differ: the resume must not match.
+	zero := midSt
+	zero.Steps = 0
+	badW, _ := trainRun(t, n-k, midW, &zero)
+	diff := false
+	for name, w := range wantW {
+		diff = diff || !slices.Equal(w, badW[name])
+	}
+	if !diff {
+		t.Error("a resume at step 0 matched the uninterrupted run")
+	}
+}
+
+// Backward changes no parameter and no step count; Update takes the step
+// Step would have taken, once.
+func TestBackwardUpdate(t *testing.T) {
+	be := openBackend(t, "cpu")
+	run := func(split bool) (StepResult, []float32, *Trainer) {
+		m, batch, _ := loadRef(t, be, "tiny-relu")
+		tr, err := NewTrainer(m, TrainConfig{LR: 1e-2, MaxGradNorm: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		if !split {
+			r, err := tr.Step([]Batch{batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, download(t, be, m.shared.W), tr
+		}
+		before := download(t, be, m.shared.W)
+		r, err := tr.Backward([]Batch{batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(before, download(t, be, m.shared.W)) || tr.Steps() != 0 || m.shared.M != nil {
+			t.Errorf("Backward changed the model or trainer (steps %d)", tr.Steps())
+		}
+		if err := tr.Update(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Update(); err == nil {
+			t.Error("a second Update without Backward succeeded")
+		}
+		return r, download(t, be, m.shared.W), tr
+	}
+	r1, w1, _ := run(false)
+	r2, w2, tr := run(true)
+	if r1 != r2 || !slices.Equal(w1, w2) || tr.Steps() != 1 {
+		t.Errorf("Backward+Update: %+v, steps %d; Step: %+v (same weights %v)", r2, tr.Steps(), r1, slices.Equal(w1, w2))
+	}
+}
+
+func TestSetStateErrors(t *testing.T) {
+	be := openBackend(t, "cpu")
+	m, batch, _ := loadRef(t, be, "tiny-relu")
+	if err := m.Freeze(func(name string) bool { return name != "shared.weight" }, true); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, TrainConfig{LR: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Step([]Batch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := tr.State()
+	if err != nil || st.Steps != 1 || len(st.Moments) != 1 {
+		t.Fatalf("State: %d steps, %d moments, %v", st.Steps, len(st.Moments), err)
+	}
+	n := m.shared.Len()
+	for name, bad := range map[string]TrainState{
+		"negative steps": {Steps: -1},
+		"missing":        {Steps: 1},
+		"frozen":         {Steps: 1, Moments: map[string]Moments{"shared.weight": st.Moments["shared.weight"], "encoder.final_layer_norm.weight": {M: make([]float32, n), V: make([]float32, n)}}},
+		"short":          {Steps: 1, Moments: map[string]Moments{"shared.weight": {M: make([]float32, n-1), V: make([]float32, n)}}},
+	} {
+		if err := tr.SetState(bad); err == nil {
+			t.Errorf("%s: SetState accepted %d steps, %d moments", name, bad.Steps, len(bad.Moments))
+		}
+	}
+	if tr.Steps() != 1 {
+		t.Errorf("a failed SetState changed the step count to %d", tr.Steps())
+	}
+	// A state of 0 steps resets the moments to zero.
+	if err := tr.SetState(TrainState{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := download(t, be, m.shared.M); slices.Max(got) != 0 || slices.Min(got) != 0 || tr.Steps() != 0 {
+		t.Errorf("moments after a reset: [%v, %v], steps %d", slices.Min(got), slices.Max(got), tr.Steps())
 	}
 }

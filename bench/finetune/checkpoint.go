@@ -1,15 +1,13 @@
 package finetune
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
-	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/peft"
 	"github.com/compacter-go/compacter/t5"
 )
@@ -69,24 +67,24 @@ func writeAtomic(path string, write func(tmp string) error) error {
 	return nil
 }
 
-// saveCheckpoint writes the trainable tensors, their AdamW moments and st.
-func saveCheckpoint(path string, a *peft.Applied, st *state) error {
-	m := a.Model
-	ts, err := download(m, a.Trainables, func(p *t5.Param) kernels.Buffer { return p.W }, "")
+// saveCheckpoint writes the trainable tensors, their AdamW moments (from
+// tr) and st.
+func saveCheckpoint(path string, a *peft.Applied, tr *t5.Trainer, st *state) error {
+	ost, err := tr.State()
 	if err != nil {
 		return err
 	}
-	for prefix, pick := range map[string]func(*t5.Param) kernels.Buffer{
-		prefixM: func(p *t5.Param) kernels.Buffer { return p.M },
-		prefixV: func(p *t5.Param) kernels.Buffer { return p.V },
-	} {
-		more, err := download(m, a.Trainables, pick, prefix)
-		if err != nil {
-			return err
+	ts := map[string]t5.Tensor{}
+	for _, p := range a.Trainables {
+		shape := slices.Clone(p.Shape)
+		if mo, ok := ost.Moments[p.Name]; ok {
+			ts[prefixM+p.Name], ts[prefixV+p.Name] = t5.Tensor{Shape: shape, F32: mo.M}, t5.Tensor{Shape: shape, F32: mo.V}
 		}
-		for k, v := range more {
-			ts[k] = v
+		w := make([]float32, p.Len())
+		if err := a.Model.Backend.Download(w, p.W); err != nil {
+			return fmt.Errorf("finetune: %s: %w", p.Name, err)
 		}
+		ts[p.Name] = t5.Tensor{Shape: shape, F32: w}
 	}
 	sj, err := json.Marshal(st)
 	if err != nil {
@@ -98,30 +96,17 @@ func saveCheckpoint(path string, a *peft.Applied, st *state) error {
 
 // readState reads the trainer state from a checkpoint's header metadata.
 func readState(path string) (*state, error) {
-	f, err := os.Open(path)
+	f, err := t5.OpenTensors(path)
 	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	var n [8]byte
-	if _, err := io.ReadFull(f, n[:]); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", t5.ErrCheckpoint, path, err)
-	}
-	size := binary.LittleEndian.Uint64(n[:])
-	if fi, err := f.Stat(); err != nil || size > uint64(fi.Size()) {
-		return nil, fmt.Errorf("%w: %s: header of %d bytes is longer than the file", t5.ErrCheckpoint, path, size)
-	}
-	head := make([]byte, size)
-	if _, err := io.ReadFull(f, head); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", t5.ErrCheckpoint, path, err)
-	}
-	var h struct {
-		Meta map[string]string `json:"__metadata__"`
-	}
-	if err := json.Unmarshal(head, &h); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", t5.ErrCheckpoint, path, err)
-	}
-	raw, ok := h.Meta["trainer_state"]
+	return stateOf(f, path)
+}
+
+// stateOf reads the trainer state of f, opened from path.
+func stateOf(f *t5.TensorFile, path string) (*state, error) {
+	raw, ok := f.Metadata()["trainer_state"]
 	if !ok {
 		return nil, fmt.Errorf("finetune: %s holds no trainer state", path)
 	}
@@ -132,51 +117,41 @@ func readState(path string) (*state, error) {
 	return &st, nil
 }
 
-// loadCheckpoint puts a checkpoint's tensors and moments into the applied
-// method and returns its state.
-func loadCheckpoint(path string, a *peft.Applied) (*state, error) {
-	st, err := readState(path)
+// loadCheckpoint puts a checkpoint's tensors into the applied method and
+// its step count and moments into tr, and returns its state.
+func loadCheckpoint(path string, a *peft.Applied, tr *t5.Trainer) (*state, error) {
+	f, err := t5.OpenTensors(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := stateOf(f, path)
 	if err != nil {
 		return nil, err
 	}
 	if err := a.LoadTensors(path); err != nil {
 		return nil, err
 	}
-	f, err := t5.OpenTensors(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	be := a.Model.Backend
+	ost := t5.TrainState{Steps: st.Step, Moments: map[string]t5.Moments{}}
 	for _, p := range a.Trainables {
 		hasM, hasV := f.Has(prefixM+p.Name), f.Has(prefixV+p.Name)
-		if hasM != hasV || (!hasM && st.Step > 0) {
+		if hasM != hasV {
 			return nil, fmt.Errorf("%w: %s: incomplete optimizer state of %s", t5.ErrCheckpoint, path, p.Name)
 		}
 		if !hasM {
 			continue
 		}
-		mv, err := f.Float32(prefixM+p.Name, p.Shape)
-		if err != nil {
+		var mo t5.Moments
+		if mo.M, err = f.Float32(prefixM+p.Name, p.Shape); err != nil {
 			return nil, err
 		}
-		vv, err := f.Float32(prefixV+p.Name, p.Shape)
-		if err != nil {
+		if mo.V, err = f.Float32(prefixV+p.Name, p.Shape); err != nil {
 			return nil, err
 		}
-		if p.M == nil {
-			if p.M, err = be.Alloc(kernels.Float32, p.Len()); err != nil {
-				return nil, err
-			}
-		}
-		if p.V == nil {
-			if p.V, err = be.Alloc(kernels.Float32, p.Len()); err != nil {
-				return nil, err
-			}
-		}
-		if err := errors.Join(be.Upload(p.M, mv), be.Upload(p.V, vv)); err != nil {
-			return nil, fmt.Errorf("finetune: %s: %w", p.Name, err)
-		}
+		ost.Moments[p.Name] = mo
+	}
+	if err := tr.SetState(ost); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", t5.ErrCheckpoint, path, err)
 	}
 	return st, nil
 }

@@ -167,26 +167,25 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 		Trainable    int64
 	}{task.Name, pc, h, cfg.Seed, cfg.TrainSamples, nTrain, a.Trainable()})
 	st := &state{Fingerprint: string(fp)}
-	opt, err := newOptimizer(a, h, rep.TotalSteps, cfg.OutDir)
+	tr, err := newTrainer(m, h, rep.TotalSteps)
 	if err != nil {
 		return nil, err
 	}
-	defer opt.close()
+	defer tr.Close()
 	if cfg.Resume {
-		if st, err = loadCheckpoint(ckpt, a); err != nil {
+		if st, err = loadCheckpoint(ckpt, a, tr); err != nil {
 			return nil, err
 		}
 		if st.Fingerprint != string(fp) {
 			return nil, fmt.Errorf("finetune: %s was written with other settings (%s), not %s", ckpt, st.Fingerprint, fp)
 		}
-		opt.step = st.Step
 		rep.Epochs, rep.BestEpoch, rep.BestScore = st.Report.Epochs, st.Report.BestEpoch, st.Report.BestScore
 		rep.Steps = st.Step
 	}
 	save := func(status string) error {
-		rep.Steps, rep.Status = opt.step, status
-		st.Step, st.Report = opt.step, *rep
-		if err := saveCheckpoint(ckpt, a, st); err != nil {
+		rep.Steps, rep.Status = tr.Steps(), status
+		st.Step, st.Report = tr.Steps(), *rep
+		if err := saveCheckpoint(ckpt, a, tr, st); err != nil {
 			return err
 		}
 		return rep.write(cfg.OutDir)
@@ -204,23 +203,23 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	for st.Epoch < h.Epochs {
 		order := epochOrder(nTrain, cfg.Seed, st.Epoch)
 		for st.Pos < nTrain {
-			if cfg.MaxSteps > 0 && opt.step >= cfg.MaxSteps {
+			if cfg.MaxSteps > 0 && tr.Steps() >= cfg.MaxSteps {
 				return rep, save(StatusMaxSteps)
 			}
 			if cerr := ctx.Err(); cerr != nil {
 				if err := save(StatusInterrupted); err != nil {
 					return rep, err
 				}
-				return rep, fmt.Errorf("finetune: interrupted after step %d, checkpoint saved in %s: %w", opt.step, cfg.OutDir, cerr)
+				return rep, fmt.Errorf("finetune: interrupted after step %d, checkpoint saved in %s: %w", tr.Steps(), cfg.OutDir, cerr)
 			}
 			idx := order[st.Pos:min(st.Pos+h.Batch, nTrain)]
 			var micro []t5.Batch
 			for lo := 0; lo < len(idx); lo += h.MicroBatch {
 				micro = append(micro, makeBatch(enc, idx[lo:min(lo+h.MicroBatch, len(idx))]))
 			}
-			m.SetTraining(true, dropoutSeed(cfg.Seed, opt.step))
+			m.SetTraining(true, dropoutSeed(cfg.Seed, tr.Steps()))
 			t0 := time.Now()
-			res, err := opt.doStep(micro, cfg.lossHook)
+			res, err := step(tr, micro, cfg.lossHook)
 			if err != nil {
 				return rep, err
 			}
@@ -233,24 +232,24 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			runExamples += len(idx)
 			runSeconds += dt
 			perStep := runSeconds / float64(runSteps)
-			progress(Progress{Phase: PhaseTrain, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: opt.step, TotalSteps: rep.TotalSteps,
+			progress(Progress{Phase: PhaseTrain, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps,
 				Loss: res.Loss, EpochLoss: st.EpochLoss / float64(st.EpochSteps), LR: res.LR, GradNorm: res.GradNorm,
 				ExamplesPerSec: float64(runExamples) / runSeconds,
-				ETA:            time.Duration(perStep * float64(rep.TotalSteps-opt.step) * float64(time.Second))})
-			if cfg.SaveEvery > 0 && opt.step%cfg.SaveEvery == 0 {
+				ETA:            time.Duration(perStep * float64(rep.TotalSteps-tr.Steps()) * float64(time.Second))})
+			if cfg.SaveEvery > 0 && tr.Steps()%cfg.SaveEvery == 0 {
 				if err := save(StatusRunning); err != nil {
 					return rep, err
 				}
 			}
 		}
-		progress(Progress{Phase: PhaseEval, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: opt.step, TotalSteps: rep.TotalSteps})
+		progress(Progress{Phase: PhaseEval, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps})
 		t0 := time.Now()
 		res, _, err := Evaluate(m, tok, task, data.Validation, h.MicroBatch, h.MaxLen)
 		if err != nil {
 			return rep, err
 		}
-		er := EpochReport{Epoch: st.Epoch + 1, Steps: opt.step, TrainSeconds: st.EpochSeconds,
-			EvalSeconds: time.Since(t0).Seconds(), Validation: res, LR: opt.lr(max(0, opt.step-1))}
+		er := EpochReport{Epoch: st.Epoch + 1, Steps: tr.Steps(), TrainSeconds: st.EpochSeconds,
+			EvalSeconds: time.Since(t0).Seconds(), Validation: res, LR: tr.LR(max(0, tr.Steps()-1))}
 		if st.EpochSteps > 0 {
 			er.TrainLoss = st.EpochLoss / float64(st.EpochSteps)
 		}
@@ -264,7 +263,7 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			er.Best, rep.BestEpoch, rep.BestScore = true, er.Epoch, res.Score
 		}
 		rep.Epochs = append(rep.Epochs, er)
-		progress(Progress{Phase: PhaseEpoch, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: opt.step, TotalSteps: rep.TotalSteps, Report: &er})
+		progress(Progress{Phase: PhaseEpoch, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps, Report: &er})
 		st.Epoch, st.Pos, st.EpochLoss, st.EpochSteps, st.EpochSeconds = st.Epoch+1, 0, 0, 0, 0
 		if err := save(StatusRunning); err != nil {
 			return rep, err
@@ -273,11 +272,11 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	if err := a.LoadTensors(filepath.Join(cfg.OutDir, BestDir, peft.TensorsFile)); err != nil {
 		return rep, err
 	}
-	progress(Progress{Phase: PhaseTest, Epoch: h.Epochs, Epochs: h.Epochs, Step: opt.step, TotalSteps: rep.TotalSteps})
+	progress(Progress{Phase: PhaseTest, Epoch: h.Epochs, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps})
 	res, _, err := Evaluate(m, tok, task, data.Test, h.MicroBatch, h.MaxLen)
 	if err != nil {
 		return rep, err
 	}
-	rep.Test, rep.Status, rep.Steps = &res, StatusFinished, opt.step
+	rep.Test, rep.Status, rep.Steps = &res, StatusFinished, tr.Steps()
 	return rep, rep.write(cfg.OutDir)
 }
