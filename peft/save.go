@@ -44,15 +44,25 @@ func (a *Applied) Save(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, ConfigFile), append(cj, '\n'), 0o644); err != nil {
 		return fmt.Errorf("peft: %w", err)
 	}
-	ts := map[string]t5.Tensor{}
+	ts, err := a.Tensors()
+	if err != nil {
+		return err
+	}
+	return t5.WriteTensors(filepath.Join(dir, TensorsFile), ts, map[string]string{"format": "pt", "method": string(a.Config.Method)})
+}
+
+// Tensors returns a host copy of every trainable tensor of the method,
+// by its official name: what Save writes.
+func (a *Applied) Tensors() (map[string]t5.Tensor, error) {
+	ts := make(map[string]t5.Tensor, len(a.Trainables))
 	for _, p := range a.Trainables {
 		v := make([]float32, p.Len())
 		if err := a.Model.Backend.Download(v, p.W); err != nil {
-			return fmt.Errorf("peft: %s: %w", p.Name, err)
+			return nil, fmt.Errorf("peft: %s: %w", p.Name, err)
 		}
 		ts[p.Name] = t5.Tensor{Shape: slices.Clone(p.Shape), F32: v}
 	}
-	return t5.WriteTensors(filepath.Join(dir, TensorsFile), ts, map[string]string{"format": "pt", "method": string(a.Config.Method)})
+	return ts, nil
 }
 
 // Load applies a saved method to a base model m: either our layout

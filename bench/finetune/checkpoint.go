@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/compacter-go/compacter/peft"
 	"github.com/compacter-go/compacter/t5"
@@ -74,17 +73,15 @@ func saveCheckpoint(path string, a *peft.Applied, tr *t5.Trainer, st *state) err
 	if err != nil {
 		return err
 	}
-	ts := map[string]t5.Tensor{}
+	ts, err := a.Tensors()
+	if err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
 	for _, p := range a.Trainables {
-		shape := slices.Clone(p.Shape)
 		if mo, ok := ost.Moments[p.Name]; ok {
+			shape := ts[p.Name].Shape
 			ts[prefixM+p.Name], ts[prefixV+p.Name] = t5.Tensor{Shape: shape, F32: mo.M}, t5.Tensor{Shape: shape, F32: mo.V}
 		}
-		w := make([]float32, p.Len())
-		if err := a.Model.Backend.Download(w, p.W); err != nil {
-			return fmt.Errorf("finetune: %s: %w", p.Name, err)
-		}
-		ts[p.Name] = t5.Tensor{Shape: shape, F32: w}
 	}
 	sj, err := json.Marshal(st)
 	if err != nil {
