@@ -101,32 +101,44 @@ func benchPHM(b *testing.B, bk *Backend, c phmCase, rows int, backward bool) {
 // BenchmarkFWHT times the orthonormal FWHT of 64 MiB (batch·2^logN floats)
 // in place, and after the timed loop a device-to-device copy (Backend.Copy)
 // of the same bytes. Metrics: GB/s of both (bytes read + written) and
-// x-copy = FWHT time / copy time (the goal is ≤ 1.3 up to 2^15).
+// x-copy = FWHT time / copy time (the goal is ≤ 1.3 up to 2^15). Sizes
+// 2^13..2^16 run each one-kernel variant (old: warp shuffles, x: two
+// shared-memory exchanges, xp: x staging the next vector); the others the
+// default.
 //
 //	go test -run '^$' -bench FWHT -benchtime 50x ./cuda
 func BenchmarkFWHT(b *testing.B) {
 	bk := gpuBackend(b)
 	const total = 16 << 20 // floats: 64 MiB
 	for logN := 10; logN <= 24; logN++ {
-		b.Run(fmt.Sprintf("logN=%d", logN), func(b *testing.B) {
-			batch := max(1, total>>logN)
-			n := batch << logN
-			rng := rand.New(rand.NewPCG(13, 14))
-			x := upload(b, bk, randn(rng, n, 1))
-			dst := upload(b, bk, make([]float32, n))
-			fwht := func() error { return bk.FWHT(x, logN, batch, true) }
-			cp := func() error { return bk.Copy(dst, x) }
-			timeOps(b, bk, 2, fwht)
-			timeOps(b, bk, 2, cp)
-			b.ResetTimer()
-			tf := timeOps(b, bk, b.N, fwht)
-			b.StopTimer()
-			tc := timeOps(b, bk, b.N, cp)
-			bytes := 2 * 4 * float64(n) * float64(b.N)
-			b.ReportMetric(bytes/tf.Seconds()/1e9, "fwht-GB/s")
-			b.ReportMetric(bytes/tc.Seconds()/1e9, "copy-GB/s")
-			b.ReportMetric(tf.Seconds()/tc.Seconds(), "x-copy")
-			b.SetBytes(8 * int64(n))
-		})
+		variants := []string{"default"}
+		if logN >= 13 && logN <= 16 {
+			variants = fwhtVariants
+		}
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("logN=%d/%s", logN, v), func(b *testing.B) {
+				if v != "default" {
+					withFWHTVariant(b, v)
+				}
+				batch := max(1, total>>logN)
+				n := batch << logN
+				rng := rand.New(rand.NewPCG(13, 14))
+				x := upload(b, bk, randn(rng, n, 1))
+				dst := upload(b, bk, make([]float32, n))
+				fwht := func() error { return bk.FWHT(x, logN, batch, true) }
+				cp := func() error { return bk.Copy(dst, x) }
+				timeOps(b, bk, 2, fwht)
+				timeOps(b, bk, 2, cp)
+				b.ResetTimer()
+				tf := timeOps(b, bk, b.N, fwht)
+				b.StopTimer()
+				tc := timeOps(b, bk, b.N, cp)
+				bytes := 2 * 4 * float64(n) * float64(b.N)
+				b.ReportMetric(bytes/tf.Seconds()/1e9, "fwht-GB/s")
+				b.ReportMetric(bytes/tc.Seconds()/1e9, "copy-GB/s")
+				b.ReportMetric(tf.Seconds()/tc.Seconds(), "x-copy")
+				b.SetBytes(8 * int64(n))
+			})
+		}
 	}
 }

@@ -14,7 +14,10 @@ import (
 // smaller) take one kernel with one global read and one write per element;
 // longer vectors first take ceil((logN−B)/5) strided passes over their upper
 // levels (each reading and writing every element once), then the one-kernel
-// transform of their 2^B-element pieces.
+// transform of their 2^B-element pieces. Sizes 2^13..2^15 have two
+// one-kernel forms (planFWHTX): fwht_e<E> (warp shuffles for the lane bits)
+// and fwht_x<L>/fwht_xp<L> (two shared-memory exchanges; xp also stages the
+// next vector with cp.async).
 
 // fwhtMaxBase is log2 of the longest vector transformed by one kernel
 // (2^15 floats = 128 KiB of shared memory).
@@ -96,6 +99,9 @@ func (b *Backend) FWHT(x kernels.Buffer, logN, batch int, orthonormal bool) erro
 	if orthonormal {
 		scale = float32(math.Exp2(-float64(logN) / 2))
 	}
+	if xp, ok := b.planFWHTX(base); ok {
+		return b.fwhtX(px, base, int64(batch)<<(logN-base), scale, xp)
+	}
 	pl := planFWHT(base)
 	f, err := b.fn("fwht", fmt.Sprintf("fwht_e%d", 1<<pl.logE))
 	if err != nil {
@@ -110,6 +116,95 @@ func (b *Backend) FWHT(x kernels.Buffer, logN, batch int, orthonormal bool) erro
 	blocks := kronGrid(pieces, pl.v, b.numSMs*64)
 	if err := b.launch(f, blocks, dim3{uint32(pl.tb), uint32(pl.v), 1}, pl.shared, px, int32(base), pieces, scale); err != nil {
 		return fmt.Errorf("fwht logN=%d: %w", base, err)
+	}
+	return nil
+}
+
+// fwhtVariant picks the one-kernel transform of 2^13..2^15 elements:
+// "old" (fwht_e<E>, warp shuffles), "x" (fwht_x<L>, two shared-memory
+// exchanges) or "xp" (fwht_xp<L>, the same staging the next vector with
+// cp.async); "" is the default by device (fwhtDefaultVariant). Only tests
+// and benchmarks set it.
+var fwhtVariant = ""
+
+// fwhtDefaultVariant is the measured fastest one-kernel form for vectors of
+// 2^logN elements on a device of compute capability cc. On an H100 (cc 9.0,
+// 64 MiB per call, time / device-to-device copy time): 2^13 old 1.08,
+// x 1.01, xp 1.08; 2^14 old 1.13, x 1.05, xp 1.11; 2^15 old 1.37, x 1.22,
+// xp 1.17. Older devices keep the shuffle kernel (not measured there).
+func fwhtDefaultVariant(cc, logN int) string {
+	switch {
+	case cc < 90:
+		return "old"
+	case logN == 15:
+		return "xp"
+	default:
+		return "x"
+	}
+}
+
+// fwhtXPlan is the launch configuration of fwht_x<L>/fwht_xp<L>.
+type fwhtXPlan struct {
+	name   string // kernel
+	tb     int    // threads per block (one vector per block): 2^L/32
+	shared int    // dynamic shared memory in bytes
+	perSM  int    // blocks of the persistent grid per SM (0: one per vector)
+}
+
+// fwhtXStaged is the number of the 32 elements per thread that fwht_xp<L>
+// stages, indexed by L−13 (the template arguments in fwht.cu).
+var fwhtXStaged = [3]int{16, 16, 22}
+
+// planFWHTX returns the exchange-kernel configuration for vectors of
+// 2^logN elements and whether one is used: logN in 13..15 and a variant
+// (fwhtVariant, else the device's default) whose shared memory fits, "xp"
+// falling back to "x" and "x" to the shuffle kernel where it does not.
+func (b *Backend) planFWHTX(logN int) (fwhtXPlan, bool) {
+	if logN < 13 || logN > fwhtMaxBase {
+		return fwhtXPlan{}, false
+	}
+	v := fwhtVariant
+	if v == "" {
+		v = fwhtDefaultVariant(b.cc, logN)
+	}
+	limit := max(b.maxSharedOptin, 48<<10)
+	n := 1 << logN
+	tb := n / 32
+	xs := (n + n/32) * 4
+	if v == "xp" {
+		shared := xs + fwhtXStaged[logN-13]*tb*4
+		if shared <= limit {
+			// Resident blocks per SM: registers (64 per thread at most under
+			// the launch bounds) and shared memory (+1 KiB reserved each).
+			per := max(1, min(1024/tb, (limit+1024)/(shared+1024)))
+			return fwhtXPlan{name: fmt.Sprintf("fwht_xp%d", logN), tb: tb, shared: shared, perSM: per}, true
+		}
+		v = "x"
+	}
+	if v == "x" && xs <= limit {
+		return fwhtXPlan{name: fmt.Sprintf("fwht_x%d", logN), tb: tb, shared: xs}, true
+	}
+	return fwhtXPlan{}, false
+}
+
+// fwhtX launches the exchange kernel of plan xp on pieces vectors of
+// 2^logN elements at px.
+func (b *Backend) fwhtX(px uint64, logN int, pieces int64, scale float32, xp fwhtXPlan) error {
+	f, err := b.fn("fwht", xp.name)
+	if err != nil {
+		return err
+	}
+	if xp.shared > 48<<10 {
+		if err := f.setMaxDynamicShared(xp.shared); err != nil {
+			return fmt.Errorf("fwht: %d bytes of shared memory: %w", xp.shared, err)
+		}
+	}
+	limit := b.numSMs * 64
+	if xp.perSM > 0 {
+		limit = b.numSMs * xp.perSM
+	}
+	if err := b.launch(f, kronGrid(pieces, 1, limit), dim3{uint32(xp.tb), 1, 1}, xp.shared, px, pieces, scale); err != nil {
+		return fmt.Errorf("fwht logN=%d (%s): %w", logN, xp.name, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,84 @@ import (
 	"github.com/compacter-go/compacter/cpu"
 	"github.com/compacter-go/compacter/kernels"
 )
+
+// fwhtVariants are the values of fwhtVariant that select a kernel.
+var fwhtVariants = []string{"old", "x", "xp"}
+
+func init() {
+	flag.Func("fwht.variant", "one-kernel FWHT of 2^13..2^15 for the whole test binary: old, x or xp (default: by device)", func(s string) error {
+		for _, v := range fwhtVariants {
+			if s == v {
+				fwhtVariant = s
+				return nil
+			}
+		}
+		return fmt.Errorf("unknown FWHT variant %q (want one of %v)", s, fwhtVariants)
+	})
+}
+
+// withFWHTVariant sets fwhtVariant to v for the rest of the test.
+func withFWHTVariant(tb testing.TB, v string) {
+	old := fwhtVariant
+	fwhtVariant = v
+	tb.Cleanup(func() { fwhtVariant = old })
+}
+
+// TestFWHTXPlan checks the exchange kernels' configurations on an H100-like
+// and an A100-like device, and the fallbacks when shared memory is short.
+func TestFWHTXPlan(t *testing.T) {
+	h100 := &Backend{maxSharedOptin: 227 << 10, numSMs: 132, cc: 90}
+	a100 := &Backend{maxSharedOptin: 163 << 10, numSMs: 108, cc: 80}
+	small := &Backend{maxSharedOptin: 90 << 10, numSMs: 108, cc: 90}
+	for _, tc := range []struct {
+		b       *Backend
+		variant string
+		logN    int
+		want    string
+		perSM   int
+	}{
+		{h100, "", 12, "", 0}, // defaults
+		{h100, "", 13, "fwht_x13", 0},
+		{h100, "", 14, "fwht_x14", 0},
+		{h100, "", 15, "fwht_xp15", 1},
+		{h100, "", 16, "", 0},
+		{a100, "", 15, "", 0},
+		{a100, "", 13, "", 0},
+		{small, "", 15, "", 0},
+		{h100, "old", 15, "", 0},
+		{h100, "x", 12, "", 0},
+		{h100, "x", 13, "fwht_x13", 0},
+		{h100, "x", 15, "fwht_x15", 0},
+		{h100, "xp", 13, "fwht_xp13", 4},
+		{h100, "xp", 14, "fwht_xp14", 2},
+		{h100, "xp", 15, "fwht_xp15", 1},
+		{small, "xp", 14, "fwht_x14", 0}, // 98 KiB staged does not fit, 66 KiB does
+		{small, "xp", 15, "", 0},         // 132 KiB does not fit: fwht_e32 (after passes)
+		{small, "xp", 16, "", 0},
+	} {
+		withFWHTVariant(t, tc.variant)
+		xp, ok := tc.b.planFWHTX(tc.logN)
+		if tc.want == "" {
+			if ok {
+				t.Errorf("%s logN=%d: %s, want the shuffle kernel", tc.variant, tc.logN, xp.name)
+			}
+			continue
+		}
+		n := 1 << tc.logN
+		shared := (n + n/32) * 4
+		if tc.perSM > 0 {
+			shared += fwhtXStaged[tc.logN-13] * (n / 32) * 4
+		}
+		switch {
+		case !ok || xp.name != tc.want:
+			t.Errorf("%s logN=%d: %q (%v), want %s", tc.variant, tc.logN, xp.name, ok, tc.want)
+		case xp.tb != n/32 || xp.shared != shared || xp.perSM != tc.perSM:
+			t.Errorf("%s logN=%d: %+v, want tb=%d shared=%d perSM=%d", tc.variant, tc.logN, xp, n/32, shared, tc.perSM)
+		case xp.shared > max(tc.b.maxSharedOptin, 48<<10):
+			t.Errorf("%s logN=%d: %d bytes of shared memory exceed the device's", tc.variant, tc.logN, xp.shared)
+		}
+	}
+}
 
 // TestFWHTPlan checks the launch configurations of the one-kernel FWHT for
 // every size it takes: whole warps, at most 1024 threads, E·TB = n and the
@@ -133,6 +212,120 @@ func emulateButterflies(v []float32, limit int) {
 			if k&h == 0 {
 				a, b := v[k], v[k+h]
 				v[k], v[k+h] = a+b, a-b
+			}
+		}
+	}
+}
+
+// emulateFWHTX runs fwhtX<logN, p> of fwht.cu on the CPU for vectors of
+// 2^logN elements: grid blocks, each looping over its vectors with all its
+// threads in lock step between barriers, the shared memory laid out as in
+// the kernel (exchange with one pad per 32 floats, then the per-thread
+// staging slots filled for the block's next vector). It fails t when a warp's
+// shared-memory access in any of the patterns has a bank conflict.
+func emulateFWHTX(t *testing.T, x []float32, logN, batch, p, grid int, scale float32) {
+	t.Helper()
+	n, tb := 1<<logN, 1<<(logN-5)
+	rowA, limit := tb+tb/32, 1<<(logN-10)
+	// The kernel's shared indices: phase A (k, t), phase B (t, c), phase C (t, r).
+	idxA := func(th, k int) int { return k*rowA + th + th>>5 }
+	idxB := func(th, c int) int { return 33*th + c }
+	idxC := func(th, r int) int { return 1056*(th>>5) + th&31 + 33*r }
+	for name, idx := range map[string]func(th, j int) int{"A": idxA, "B": idxB, "C": idxC} {
+		seen := make([]bool, n+n/32)
+		for warp := range tb / 32 {
+			for j := range 32 {
+				var banks [32]bool
+				for lane := range 32 {
+					i := idx(32*warp+lane, j)
+					if banks[i%32] {
+						t.Fatalf("logN=%d phase %s: warp %d access %d has a bank conflict", logN, name, warp, j)
+					}
+					banks[i%32] = true
+					if seen[i] || i%33 == 32 {
+						t.Fatalf("logN=%d phase %s: shared index %d reused or a pad", logN, name, i)
+					}
+					seen[i] = true
+				}
+			}
+		}
+	}
+	for blk := range grid {
+		xs := make([]float32, n+n/32)
+		pre := make([]float32, p*tb)
+		stage := func(vec int) {
+			for th := range tb {
+				for k := range p {
+					pre[k*tb+th] = x[vec*n+k*tb+th]
+				}
+			}
+		}
+		if p > 0 && blk < batch {
+			stage(blk)
+		}
+		regs := make([][]float32, tb)
+		for th := range regs {
+			regs[th] = make([]float32, 32)
+		}
+		for vec := blk; vec < batch; vec += grid {
+			base := x[vec*n : (vec+1)*n]
+			for th, v := range regs {
+				for k := p; k < 32; k++ {
+					v[k] = base[k*tb+th]
+				}
+				for k := range p {
+					v[k] = pre[k*tb+th]
+				}
+				emulateButterflies(v, 32)
+				for k := range v {
+					xs[idxA(th, k)] = v[k]
+				}
+			}
+			if p > 0 && vec+grid < batch {
+				stage(vec + grid)
+			}
+			for th, v := range regs {
+				for c := range v {
+					v[c] = xs[idxB(th, c)]
+				}
+				emulateButterflies(v, 32)
+				for c := range v {
+					xs[idxB(th, c)] = v[c]
+				}
+			}
+			for th, v := range regs {
+				for r := range v {
+					v[r] = xs[idxC(th, r)]
+				}
+				emulateButterflies(v, limit)
+				for r := range v {
+					base[1024*(th>>5)+32*r+th&31] = v[r] * scale
+				}
+			}
+		}
+	}
+}
+
+// TestFWHTXEmulated holds the exchange kernels' index arithmetic (emulated
+// on the CPU) to the CPU backend's transform, with and without staging, with
+// grids smaller than the batch (blocks looping over several vectors).
+func TestFWHTXEmulated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for logN := 13; logN <= fwhtMaxBase; logN++ {
+		for _, p := range []int{0, fwhtXStaged[logN-13]} {
+			for _, sh := range []struct{ batch, grid int }{{1, 1}, {5, 2}, {4, 4}} {
+				x := make([]float32, sh.batch<<logN)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				want := append([]float32(nil), x...)
+				if err := cpu.FWHTFloat32(want, logN, sh.batch, 1, true); err != nil {
+					t.Fatal(err)
+				}
+				emulateFWHTX(t, x, logN, sh.batch, p, sh.grid, float32(math.Exp2(-float64(logN)/2)))
+				if e := relErr(x, want); e > 1e-5 {
+					t.Errorf("logN=%d staged=%d batch=%d grid=%d: relative error %.3g", logN, p, sh.batch, sh.grid, e)
+				}
 			}
 		}
 	}
@@ -268,7 +461,8 @@ func TestFWHTLarge(t *testing.T) {
 }
 
 // TestFWHTAllSizes runs every logN of the one-kernel and multi-pass paths
-// with an odd batch on the GPU (the conformance suite stops at 2^16).
+// with an odd batch on the GPU (the conformance suite stops at 2^16), from
+// 2^13 up with each kernel variant as well as the default.
 func TestFWHTAllSizes(t *testing.T) {
 	b := gpuBackend(t)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -278,22 +472,62 @@ func TestFWHTAllSizes(t *testing.T) {
 	}
 	for logN := 0; logN <= maxLog; logN++ {
 		batch := max(1, min(5, (1<<18)>>logN))
-		t.Run(fmt.Sprint(logN), func(t *testing.T) {
-			x := make([]float32, batch<<logN)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
+		variants := []string{""}
+		if logN >= 13 {
+			variants = append(variants, fwhtVariants...)
+		}
+		for _, v := range variants {
+			name := fmt.Sprint(logN)
+			if v != "" {
+				name += "/" + v
 			}
-			want := append([]float32(nil), x...)
-			if err := cpu.FWHTFloat32(want, logN, batch, 0, true); err != nil {
-				t.Fatal(err)
-			}
-			d := upload(t, b, x)
-			if err := b.FWHT(d, logN, batch, true); err != nil {
-				t.Fatal(err)
-			}
-			if e := relErr(download(t, b, d), want); e > 1e-5 {
-				t.Errorf("relative error %.3g", e)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				if v != "" {
+					withFWHTVariant(t, v)
+				}
+				testFWHTOnce(t, b, rng, logN, batch)
+			})
+		}
+	}
+}
+
+// testFWHTOnce checks the orthonormal FWHT of batch random vectors of
+// 2^logN elements on the GPU against the CPU backend.
+func testFWHTOnce(t *testing.T, b *Backend, rng *rand.Rand, logN, batch int) {
+	x := make([]float32, batch<<logN)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	want := append([]float32(nil), x...)
+	if err := cpu.FWHTFloat32(want, logN, batch, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	d := upload(t, b, x)
+	if err := b.FWHT(d, logN, batch, true); err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(download(t, b, d), want); e > 1e-5 {
+		t.Errorf("relative error %.3g", e)
+	}
+}
+
+// TestFWHTPersistent runs the exchange kernels with batches larger than
+// their grids (two rounds and a part per block: the persistent loop and the
+// staging of each block's next vector) on the GPU.
+func TestFWHTPersistent(t *testing.T) {
+	b := gpuBackend(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for logN := 13; logN <= fwhtMaxBase; logN++ {
+		for _, v := range fwhtVariants[1:] {
+			t.Run(fmt.Sprintf("%d/%s", logN, v), func(t *testing.T) {
+				withFWHTVariant(t, v)
+				xp, ok := b.planFWHTX(logN)
+				if !ok {
+					t.Skipf("no exchange kernel for 2^%d with %d bytes of shared memory", logN, b.maxSharedOptin)
+				}
+				batch := 2*b.numSMs*max(xp.perSM, 1) + 3
+				testFWHTOnce(t, b, rng, logN, batch)
+			})
+		}
 	}
 }
