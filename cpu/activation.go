@@ -66,8 +66,3 @@ func actBackward(simd bool, f kernels.Activation, dx, dy, x []float32) {
 		geluBackwardGeneric(dx, dy, x)
 	}
 }
-
-// validActivation reports whether f is one of the defined activations.
-func validActivation(f kernels.Activation) bool {
-	return f >= kernels.ReLU && f <= kernels.Sigmoid
-}

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/compacter-go/compacter/kernels"
@@ -21,10 +20,8 @@ func (b *Backend) CrossEntropy(p kernels.CrossEntropyParams) error {
 	if err != nil {
 		return opErr(name, err)
 	}
-	for r, l := range labels {
-		if l != p.IgnoreIndex && (l < 0 || int(l) >= p.Vocab) {
-			return fmt.Errorf("cpu: %s: label[%d] = %d outside [0, %d): %w", name, r, l, p.Vocab, kernels.ErrShape)
-		}
+	if err := p.CheckLabels(labels); err != nil {
+		return err
 	}
 	s, err := b.f32s(name, p.Logits, p.Loss, p.DLogits)
 	if err != nil {

@@ -1,20 +1,13 @@
 package cpu
 
-import (
-	"fmt"
-
-	"github.com/compacter-go/compacter/kernels"
-)
+import "github.com/compacter-go/compacter/kernels"
 
 // Dropout computes dst[i] = src[i]·keep(i)/(1−p) with the counter-based
 // mask kernels.DropoutKeep(seed, offset+i, p), elements in parallel (the
 // mask depends only on the index). p = 0 copies; dst may alias src.
 func (b *Backend) Dropout(dst, src kernels.Buffer, p float32, seed, offset uint64) error {
 	const name = "dropout"
-	if !(p >= 0 && p < 1) {
-		return fmt.Errorf("cpu: %s: p = %v outside [0, 1): %w", name, p, kernels.ErrShape)
-	}
-	if err := checkSame(name, bufLen(dst), []string{"dst", "src"}, dst, src); err != nil {
+	if err := kernels.CheckDropout(dst, src, p); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst, src)

@@ -1,47 +1,26 @@
 package cpu
 
-import (
-	"fmt"
+import "github.com/compacter-go/compacter/kernels"
 
-	"github.com/compacter-go/compacter/kernels"
-)
-
-// checkEmbedding validates an Embedding (or its backward, with dtable and
-// dout): table of rows×dim, ids Int32 of n, out of n×dim, and every id in
-// [0, rows). It returns the ids.
-func (b *Backend) checkEmbedding(op string, out, table, ids kernels.Buffer, dim int, outName, tableName string) ([]int32, error) {
-	if dim <= 0 {
-		return nil, fmt.Errorf("cpu: %s: dim=%d: %w", op, dim, kernels.ErrShape)
-	}
-	if err := kernels.CheckBuf(op, "ids", ids, kernels.Int32, 0); err != nil {
-		return nil, err
-	}
-	if err := kernels.CheckBuf(op, tableName, table, kernels.Float32, 0); err != nil {
-		return nil, err
-	}
-	if table.Len()%dim != 0 {
-		return nil, fmt.Errorf("cpu: %s: %s of %d elements is not rows×%d: %w", op, tableName, table.Len(), dim, kernels.ErrShape)
-	}
-	if err := kernels.CheckExact(op, outName, out, kernels.Float32, ids.Len()*dim); err != nil {
+// checkEmbedding validates operation op, an Embedding (backward=false) or
+// its backward (out is dout, table dtable), with the shared checks, reading
+// and checking the ids. It returns the ids.
+func (b *Backend) checkEmbedding(op string, out, table, ids kernels.Buffer, dim int, backward bool) ([]int32, error) {
+	rows, err := kernels.CheckEmbedding(out, table, ids, dim, backward)
+	if err != nil {
 		return nil, err
 	}
 	id, err := b.i32(ids)
 	if err != nil {
 		return nil, opErr(op, err)
 	}
-	rows := table.Len() / dim
-	for i, v := range id {
-		if v < 0 || int(v) >= rows {
-			return nil, fmt.Errorf("cpu: %s: ids[%d] = %d outside [0, %d): %w", op, i, v, rows, kernels.ErrShape)
-		}
-	}
-	return id, nil
+	return id, kernels.CheckEmbeddingIDs(id, rows, backward)
 }
 
 // Embedding gathers dst[i, :] = table[ids[i], :], rows in parallel.
 func (b *Backend) Embedding(dst, table, ids kernels.Buffer, dim int) error {
 	const name = "embedding"
-	id, err := b.checkEmbedding(name, dst, table, ids, dim, "dst", "table")
+	id, err := b.checkEmbedding(name, dst, table, ids, dim, false)
 	if err != nil {
 		return err
 	}
@@ -64,7 +43,7 @@ func (b *Backend) Embedding(dst, table, ids kernels.Buffer, dim int) error {
 // columns of every row, so repeated ids never race.
 func (b *Backend) EmbeddingBackward(dtable, dout, ids kernels.Buffer, dim int) error {
 	const name = "embedding backward"
-	id, err := b.checkEmbedding(name, dout, dtable, ids, dim, "dout", "dtable")
+	id, err := b.checkEmbedding(name, dout, dtable, ids, dim, true)
 	if err != nil {
 		return err
 	}

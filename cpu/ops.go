@@ -30,25 +30,6 @@ func (b *Backend) f32s(op string, bufs ...kernels.Buffer) ([][]float32, error) {
 	return out, nil
 }
 
-// checkSame checks that each of bufs is a Float32 buffer of exactly n
-// elements; names name them in the error.
-func checkSame(op string, n int, names []string, bufs ...kernels.Buffer) error {
-	for i, x := range bufs {
-		if err := kernels.CheckExact(op, names[i], x, kernels.Float32, n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// bufLen is x.Len(), or 0 for a nil buffer (the checks then report it).
-func bufLen(x kernels.Buffer) int {
-	if x == nil {
-		return 0
-	}
-	return x.Len()
-}
-
 // par runs fn over [0, n) in chunks of at least grain on b's threads.
 func (b *Backend) par(n, grain int, fn func(lo, hi int)) {
 	parallelFor(b.threads, n, grain, fn)
@@ -57,11 +38,7 @@ func (b *Backend) par(n, grain int, fn func(lo, hi int)) {
 // Binary computes dst[i] = a[i] op c[i].
 func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error {
 	const name = "binary"
-	if op < kernels.Add || op > kernels.Mul {
-		return fmt.Errorf("cpu: %s: unknown operation %v: %w", name, op, kernels.ErrShape)
-	}
-	n := bufLen(dst)
-	if err := checkSame(name, n, []string{"dst", "a", "b"}, dst, a, c); err != nil {
+	if err := kernels.CheckBinary(op, dst, a, c); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst, a, c)
@@ -69,7 +46,7 @@ func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error {
 		return err
 	}
 	d, x, y := s[0], s[1], s[2]
-	b.par(n, elemGrain, func(lo, hi int) {
+	b.par(len(d), elemGrain, func(lo, hi int) {
 		switch op {
 		case kernels.Add:
 			vecAdd(b.simd, d[lo:hi], x[lo:hi], y[lo:hi])
@@ -86,8 +63,7 @@ func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error {
 // not read.
 func (b *Backend) Axpby(dst kernels.Buffer, alpha float32, x kernels.Buffer, beta float32) error {
 	const name = "axpby"
-	n := bufLen(dst)
-	if err := checkSame(name, n, []string{"dst", "x"}, dst, x); err != nil {
+	if err := kernels.CheckAxpby(dst, x); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst, x)
@@ -95,7 +71,7 @@ func (b *Backend) Axpby(dst kernels.Buffer, alpha float32, x kernels.Buffer, bet
 		return err
 	}
 	d, xs := s[0], s[1]
-	b.par(n, elemGrain, func(lo, hi int) {
+	b.par(len(d), elemGrain, func(lo, hi int) {
 		if beta == 0 {
 			vecScaleTo(b.simd, d[lo:hi], xs[lo:hi], alpha)
 		} else {
@@ -108,7 +84,7 @@ func (b *Backend) Axpby(dst kernels.Buffer, alpha float32, x kernels.Buffer, bet
 // Scale computes dst[i] *= alpha.
 func (b *Backend) Scale(dst kernels.Buffer, alpha float32) error {
 	const name = "scale"
-	if err := checkSame(name, bufLen(dst), []string{"dst"}, dst); err != nil {
+	if err := kernels.CheckScale(dst); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst)
@@ -120,24 +96,10 @@ func (b *Backend) Scale(dst kernels.Buffer, alpha float32) error {
 	return nil
 }
 
-// checkRowsCols rejects negative sizes.
-func checkRowsCols(op string, rows, cols int) error {
-	if rows < 0 || cols < 0 {
-		return fmt.Errorf("cpu: %s: rows=%d cols=%d: %w", op, rows, cols, kernels.ErrShape)
-	}
-	return nil
-}
-
 // AddBias adds bias[c] to x[r, c] in place.
 func (b *Backend) AddBias(x, bias kernels.Buffer, rows, cols int) error {
 	const name = "add bias"
-	if err := checkRowsCols(name, rows, cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "x", x, kernels.Float32, rows*cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "bias", bias, kernels.Float32, cols); err != nil {
+	if err := kernels.CheckAddBias(x, bias, rows, cols); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, x, bias)
@@ -161,13 +123,7 @@ func (b *Backend) AddBias(x, bias kernels.Buffer, rows, cols int) error {
 // column ranges (each goroutine owns its part of dst).
 func (b *Backend) SumRows(dst, x kernels.Buffer, rows, cols int, beta float32) error {
 	const name = "sum rows"
-	if err := checkRowsCols(name, rows, cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "dst", dst, kernels.Float32, cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "x", x, kernels.Float32, rows*cols); err != nil {
+	if err := kernels.CheckSumRows(dst, x, rows, cols); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst, x)
@@ -201,10 +157,7 @@ const sumSquaresBlock = 4096
 // sumSquaresBlock elements, combined in float64.
 func (b *Backend) SumSquares(dst, x kernels.Buffer) error {
 	const name = "sum squares"
-	if err := kernels.CheckBuf(name, "dst", dst, kernels.Float32, 1); err != nil {
-		return err
-	}
-	if err := kernels.CheckBuf(name, "x", x, kernels.Float32, 0); err != nil {
+	if err := kernels.CheckSumSquares(dst, x); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst, x)
@@ -227,18 +180,10 @@ func (b *Backend) SumSquares(dst, x kernels.Buffer) error {
 	return nil
 }
 
-// checkAct validates an activation and the lengths of its buffers.
-func checkAct(op string, f kernels.Activation, names []string, bufs ...kernels.Buffer) error {
-	if !validActivation(f) {
-		return fmt.Errorf("cpu: %s: unknown activation %v: %w", op, f, kernels.ErrShape)
-	}
-	return checkSame(op, bufLen(bufs[0]), names, bufs...)
-}
-
 // Act computes dst[i] = f(x[i]).
 func (b *Backend) Act(f kernels.Activation, dst, x kernels.Buffer) error {
 	const name = "act"
-	if err := checkAct(name, f, []string{"dst", "x"}, dst, x); err != nil {
+	if err := kernels.CheckAct(f, dst, x); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dst, x)
@@ -257,7 +202,7 @@ func (b *Backend) Act(f kernels.Activation, dst, x kernels.Buffer) error {
 // ActBackward computes dx[i] = dy[i]·f'(x[i]).
 func (b *Backend) ActBackward(f kernels.Activation, dx, dy, x kernels.Buffer) error {
 	const name = "act backward"
-	if err := checkAct(name, f, []string{"dx", "dy", "x"}, dx, dy, x); err != nil {
+	if err := kernels.CheckActBackward(f, dx, dy, x); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dx, dy, x)

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/compacter-go/compacter/kernels"
@@ -72,10 +71,7 @@ func softmaxRow(simd bool, y []float32) {
 // dy.
 func (b *Backend) SoftmaxBackward(dx, dy, y kernels.Buffer, rows, cols int) error {
 	const name = "softmax backward"
-	if rows < 0 || cols <= 0 {
-		return fmt.Errorf("cpu: %s: rows=%d cols=%d: %w", name, rows, cols, kernels.ErrShape)
-	}
-	if err := checkSame(name, rows*cols, []string{"dx", "dy", "y"}, dx, dy, y); err != nil {
+	if err := kernels.CheckSoftmaxBackward(dx, dy, y, rows, cols); err != nil {
 		return err
 	}
 	s, err := b.f32s(name, dx, dy, y)

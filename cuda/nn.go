@@ -9,24 +9,13 @@ import (
 	"github.com/compacter-go/compacter/kernels"
 )
 
-// checkEmbedding validates an Embedding (or its backward, with dtable and
-// dout) as the CPU backend does: table of rows×dim, ids Int32 of n, out of
-// n×dim, and every id in [0, rows) (the ids are downloaded, which waits for
-// the queued work). It returns the device addresses of out and table.
-func (b *Backend) checkEmbedding(op string, out, table, ids kernels.Buffer, dim int, outName, tableName string) (uint64, uint64, uint64, error) {
-	if dim <= 0 {
-		return 0, 0, 0, fmt.Errorf("cuda: %s: dim=%d: %w", op, dim, kernels.ErrShape)
-	}
-	if err := kernels.CheckBuf(op, "ids", ids, kernels.Int32, 0); err != nil {
-		return 0, 0, 0, err
-	}
-	if err := kernels.CheckBuf(op, tableName, table, kernels.Float32, 0); err != nil {
-		return 0, 0, 0, err
-	}
-	if table.Len()%dim != 0 {
-		return 0, 0, 0, fmt.Errorf("cuda: %s: %s of %d elements is not rows×%d: %w", op, tableName, table.Len(), dim, kernels.ErrShape)
-	}
-	if err := kernels.CheckExact(op, outName, out, kernels.Float32, ids.Len()*dim); err != nil {
+// checkEmbedding validates operation op, an Embedding (backward=false) or
+// its backward (out is dout, table dtable), with the shared checks, then
+// downloads the ids (which waits for the queued work) and checks them. It
+// returns the device addresses of out, table and ids.
+func (b *Backend) checkEmbedding(op string, out, table, ids kernels.Buffer, dim int, backward bool) (uint64, uint64, uint64, error) {
+	rows, err := kernels.CheckEmbedding(out, table, ids, dim, backward)
+	if err != nil {
 		return 0, 0, 0, err
 	}
 	ps, err := b.ptrs(op, out, table, ids)
@@ -37,11 +26,8 @@ func (b *Backend) checkEmbedding(op string, out, table, ids kernels.Buffer, dim 
 	if err := b.DownloadInt32(id, ids); err != nil {
 		return 0, 0, 0, fmt.Errorf("cuda: %s: ids: %w", op, err)
 	}
-	rows := table.Len() / dim
-	for i, v := range id {
-		if v < 0 || int(v) >= rows {
-			return 0, 0, 0, fmt.Errorf("cuda: %s: ids[%d] = %d outside [0, %d): %w", op, i, v, rows, kernels.ErrShape)
-		}
+	if err := kernels.CheckEmbeddingIDs(id, rows, backward); err != nil {
+		return 0, 0, 0, err
 	}
 	if err := checkInt32(op, dim); err != nil {
 		return 0, 0, 0, err
@@ -52,7 +38,7 @@ func (b *Backend) checkEmbedding(op string, out, table, ids kernels.Buffer, dim 
 // Embedding gathers dst[i, :] = table[ids[i], :].
 func (b *Backend) Embedding(dst, table, ids kernels.Buffer, dim int) error {
 	const name = "embedding"
-	d, t, id, err := b.checkEmbedding(name, dst, table, ids, dim, "dst", "table")
+	d, t, id, err := b.checkEmbedding(name, dst, table, ids, dim, false)
 	if err != nil {
 		return err
 	}
@@ -63,7 +49,7 @@ func (b *Backend) Embedding(dst, table, ids kernels.Buffer, dim int) error {
 // adds: repeated ids sum in an unspecified order).
 func (b *Backend) EmbeddingBackward(dtable, dout, ids kernels.Buffer, dim int) error {
 	const name = "embedding backward"
-	d, t, id, err := b.checkEmbedding(name, dout, dtable, ids, dim, "dout", "dtable")
+	d, t, id, err := b.checkEmbedding(name, dout, dtable, ids, dim, true)
 	if err != nil {
 		return err
 	}

@@ -17,25 +17,6 @@ import (
 // elemThreads is the block size of the elementwise kernels.
 const elemThreads = 256
 
-// bufLen is x.Len(), or 0 for a nil buffer (the checks then report it).
-func bufLen(x kernels.Buffer) int {
-	if x == nil {
-		return 0
-	}
-	return x.Len()
-}
-
-// checkSame checks that each of bufs is a Float32 buffer of exactly n
-// elements; names name them in the error.
-func checkSame(op string, n int, names []string, bufs ...kernels.Buffer) error {
-	for i, x := range bufs {
-		if err := kernels.CheckExact(op, names[i], x, kernels.Float32, n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // elementwise launches a grid-stride kernel of module elementwise over n
 // elements with the given arguments (n is not passed implicitly).
 func (b *Backend) elementwise(kernel string, n int, args ...any) error {
@@ -52,17 +33,14 @@ func (b *Backend) elementwise(kernel string, n int, args ...any) error {
 // Binary computes dst[i] = a[i] op c[i].
 func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error {
 	const name = "binary"
-	if op < kernels.Add || op > kernels.Mul {
-		return fmt.Errorf("cuda: %s: unknown operation %v: %w", name, op, kernels.ErrShape)
-	}
-	n := bufLen(dst)
-	if err := checkSame(name, n, []string{"dst", "a", "b"}, dst, a, c); err != nil {
+	if err := kernels.CheckBinary(op, dst, a, c); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dst, a, c)
 	if err != nil {
 		return err
 	}
+	n := dst.Len()
 	return b.elementwise("binary_f32", n, p[0], p[1], p[2], int64(n), int32(op))
 }
 
@@ -70,49 +48,35 @@ func (b *Backend) Binary(op kernels.BinaryOp, dst, a, c kernels.Buffer) error {
 // not read.
 func (b *Backend) Axpby(dst kernels.Buffer, alpha float32, x kernels.Buffer, beta float32) error {
 	const name = "axpby"
-	n := bufLen(dst)
-	if err := checkSame(name, n, []string{"dst", "x"}, dst, x); err != nil {
+	if err := kernels.CheckAxpby(dst, x); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dst, x)
 	if err != nil {
 		return err
 	}
+	n := dst.Len()
 	return b.elementwise("axpby_f32", n, p[0], p[1], int64(n), alpha, beta)
 }
 
 // Scale computes dst[i] *= alpha.
 func (b *Backend) Scale(dst kernels.Buffer, alpha float32) error {
 	const name = "scale"
-	n := bufLen(dst)
-	if err := checkSame(name, n, []string{"dst"}, dst); err != nil {
+	if err := kernels.CheckScale(dst); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dst)
 	if err != nil {
 		return err
 	}
+	n := dst.Len()
 	return b.elementwise("scale_f32", n, p[0], int64(n), alpha)
-}
-
-// checkRowsCols rejects negative sizes.
-func checkRowsCols(op string, rows, cols int) error {
-	if rows < 0 || cols < 0 {
-		return fmt.Errorf("cuda: %s: rows=%d cols=%d: %w", op, rows, cols, kernels.ErrShape)
-	}
-	return nil
 }
 
 // AddBias adds bias[c] to x[r, c] in place.
 func (b *Backend) AddBias(x, bias kernels.Buffer, rows, cols int) error {
 	const name = "add bias"
-	if err := checkRowsCols(name, rows, cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "x", x, kernels.Float32, rows*cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "bias", bias, kernels.Float32, cols); err != nil {
+	if err := kernels.CheckAddBias(x, bias, rows, cols); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, x, bias)
@@ -125,13 +89,7 @@ func (b *Backend) AddBias(x, bias kernels.Buffer, rows, cols int) error {
 // SumRows computes dst[c] = beta·dst[c] + Σ_r x[r, c] (sums in double).
 func (b *Backend) SumRows(dst, x kernels.Buffer, rows, cols int, beta float32) error {
 	const name = "sum rows"
-	if err := checkRowsCols(name, rows, cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "dst", dst, kernels.Float32, cols); err != nil {
-		return err
-	}
-	if err := kernels.CheckExact(name, "x", x, kernels.Float32, rows*cols); err != nil {
+	if err := kernels.CheckSumRows(dst, x, rows, cols); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dst, x)
@@ -172,10 +130,7 @@ const sumSquaresBlocks = 512
 // the backend's scratch memory, then one block adds them to dst[0].
 func (b *Backend) SumSquares(dst, x kernels.Buffer) error {
 	const name = "sum squares"
-	if err := kernels.CheckBuf(name, "dst", dst, kernels.Float32, 1); err != nil {
-		return err
-	}
-	if err := kernels.CheckBuf(name, "x", x, kernels.Float32, 0); err != nil {
+	if err := kernels.CheckSumSquares(dst, x); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dst, x)
@@ -202,24 +157,11 @@ func (b *Backend) SumSquares(dst, x kernels.Buffer) error {
 	return b.launch(final, dim3{1, 1, 1}, dim3{256, 1, 1}, 0, p[0], b.scratch, int32(g.X))
 }
 
-// validActivation reports whether f is one of the defined activations.
-func validActivation(f kernels.Activation) bool {
-	return f >= kernels.ReLU && f <= kernels.Sigmoid
-}
-
-// checkAct validates an activation and the lengths of its buffers.
-func checkAct(op string, f kernels.Activation, names []string, bufs ...kernels.Buffer) error {
-	if !validActivation(f) {
-		return fmt.Errorf("cuda: %s: unknown activation %v: %w", op, f, kernels.ErrShape)
-	}
-	return checkSame(op, bufLen(bufs[0]), names, bufs...)
-}
-
 // Act computes dst[i] = f(x[i]) with the CPU backend's formulas (the exact
 // GELU in double).
 func (b *Backend) Act(f kernels.Activation, dst, x kernels.Buffer) error {
 	const name = "act"
-	if err := checkAct(name, f, []string{"dst", "x"}, dst, x); err != nil {
+	if err := kernels.CheckAct(f, dst, x); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dst, x)
@@ -233,7 +175,7 @@ func (b *Backend) Act(f kernels.Activation, dst, x kernels.Buffer) error {
 // ActBackward computes dx[i] = dy[i]·f'(x[i]).
 func (b *Backend) ActBackward(f kernels.Activation, dx, dy, x kernels.Buffer) error {
 	const name = "act backward"
-	if err := checkAct(name, f, []string{"dx", "dy", "x"}, dx, dy, x); err != nil {
+	if err := kernels.CheckActBackward(f, dx, dy, x); err != nil {
 		return err
 	}
 	p, err := b.ptrs(name, dx, dy, x)
@@ -249,17 +191,14 @@ func (b *Backend) ActBackward(f kernels.Activation, dx, dy, x kernels.Buffer) er
 // bit as on the CPU. p = 0 copies; dst may alias src.
 func (b *Backend) Dropout(dst, src kernels.Buffer, p float32, seed, offset uint64) error {
 	const name = "dropout"
-	if !(p >= 0 && p < 1) {
-		return fmt.Errorf("cuda: %s: p = %v outside [0, 1): %w", name, p, kernels.ErrShape)
-	}
-	n := bufLen(dst)
-	if err := checkSame(name, n, []string{"dst", "src"}, dst, src); err != nil {
+	if err := kernels.CheckDropout(dst, src, p); err != nil {
 		return err
 	}
 	ps, err := b.ptrs(name, dst, src)
 	if err != nil {
 		return err
 	}
+	n := dst.Len()
 	if p == 0 {
 		if n == 0 || ps[0] == ps[1] {
 			return nil

@@ -142,10 +142,7 @@ func b2i(v bool) int {
 // dy.
 func (b *Backend) SoftmaxBackward(dx, dy, y kernels.Buffer, rows, cols int) error {
 	const name = "softmax backward"
-	if rows < 0 || cols <= 0 {
-		return fmt.Errorf("cuda: %s: rows=%d cols=%d: %w", name, rows, cols, kernels.ErrShape)
-	}
-	if err := checkSame(name, rows*cols, []string{"dx", "dy", "y"}, dx, dy, y); err != nil {
+	if err := kernels.CheckSoftmaxBackward(dx, dy, y, rows, cols); err != nil {
 		return err
 	}
 	ps, err := b.ptrs(name, dx, dy, y)
@@ -183,10 +180,8 @@ func (b *Backend) CrossEntropy(p kernels.CrossEntropyParams) error {
 	if err := b.DownloadInt32(labels, p.Labels); err != nil {
 		return fmt.Errorf("cuda: %s: labels: %w", name, err)
 	}
-	for r, l := range labels {
-		if l != p.IgnoreIndex && (l < 0 || int(l) >= p.Vocab) {
-			return fmt.Errorf("cuda: %s: label[%d] = %d outside [0, %d): %w", name, r, l, p.Vocab, kernels.ErrShape)
-		}
+	if err := p.CheckLabels(labels); err != nil {
+		return err
 	}
 	if p.Rows == 0 {
 		return nil

@@ -178,8 +178,8 @@ func (p SoftmaxParams) Validate() error {
 	return nil
 }
 
-// Validate checks the arguments of a CrossEntropy (label values are checked
-// by the backend, which reads them).
+// Validate checks the arguments of a CrossEntropy (the label values are
+// checked by CheckLabels once the backend has read them).
 func (p CrossEntropyParams) Validate() error {
 	const op = "cross-entropy"
 	if p.Rows < 0 || p.Vocab <= 0 {
@@ -195,6 +195,18 @@ func (p CrossEntropyParams) Validate() error {
 		return err
 	}
 	return checkOpt(op, "DLogits", p.DLogits, p.Rows*p.Vocab)
+}
+
+// CheckLabels checks the label values of a validated CrossEntropy, read
+// from p.Labels: each is IgnoreIndex or in [0, Vocab). Backends call it
+// before writing anything.
+func (p CrossEntropyParams) CheckLabels(labels []int32) error {
+	for r, l := range labels {
+		if l != p.IgnoreIndex && (l < 0 || int(l) >= p.Vocab) {
+			return shapeErr("cross-entropy", "label[%d] = %d outside [0, %d)", r, l, p.Vocab)
+		}
+	}
+	return nil
 }
 
 // Validate checks the arguments of an AdamW step.
@@ -263,7 +275,6 @@ func (p KronParams) Validate(backward bool) error {
 	if err := p.checkWeights(op); err != nil {
 		return err
 	}
-	inN, outN := p.In/p.N, p.Out/p.N
 	if !backward {
 		return CheckExact(op, "H", p.H, Float32, p.In*p.Out)
 	}
@@ -273,6 +284,13 @@ func (p KronParams) Validate(backward bool) error {
 	if err := checkOpt(op, "DA", p.DA, p.N*p.N*p.N); err != nil {
 		return err
 	}
+	return p.checkFactorGrads(op)
+}
+
+// checkFactorGrads checks the optional gradients of the second factors: DS
+// and DT (Rank > 0) or DW.
+func (p KronParams) checkFactorGrads(op string) error {
+	inN, outN := p.In/p.N, p.Out/p.N
 	if p.Rank > 0 {
 		if err := checkOpt(op, "DS", p.DS, p.N*inN*p.Rank); err != nil {
 			return err
@@ -305,7 +323,6 @@ func (p PHMParams) Validate(backward bool) error {
 	if err := k.checkWeights(op); err != nil {
 		return err
 	}
-	inN, outN := p.In/p.N, p.Out/p.N
 	if err := CheckExact(op, "X", p.X, Float32, p.Rows*p.In); err != nil {
 		return err
 	}
@@ -327,13 +344,7 @@ func (p PHMParams) Validate(backward bool) error {
 	if err := checkOpt(op, "DBias", p.DBias, p.Out); err != nil {
 		return err
 	}
-	if p.Rank > 0 {
-		if err := checkOpt(op, "DS", p.DS, p.N*inN*p.Rank); err != nil {
-			return err
-		}
-		return checkOpt(op, "DT", p.DT, p.N*p.Rank*outN)
-	}
-	return checkOpt(op, "DW", p.DW, p.N*inN*outN)
+	return k.checkFactorGrads(op)
 }
 
 // CheckPermute validates the arguments of Permute and returns the
@@ -367,4 +378,184 @@ func CheckFWHT(x Buffer, logN, batch int) error {
 		return shapeErr(op, "logN=%d batch=%d (logN must be in [0, 30])", logN, batch)
 	}
 	return CheckExact(op, "x", x, Float32, batch<<logN)
+}
+
+// bufLen is b.Len(), or 0 for a nil buffer (the checks then report it).
+func bufLen(b Buffer) int {
+	if b == nil {
+		return 0
+	}
+	return b.Len()
+}
+
+// checkSame checks that each of bufs is a Float32 buffer of exactly n
+// elements; names name them in the error.
+func checkSame(op string, n int, names []string, bufs ...Buffer) error {
+	for i, b := range bufs {
+		if err := CheckExact(op, names[i], b, Float32, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRowsCols rejects negative sizes.
+func checkRowsCols(op string, rows, cols int) error {
+	if rows < 0 || cols < 0 {
+		return shapeErr(op, "rows=%d cols=%d", rows, cols)
+	}
+	return nil
+}
+
+// CheckBinary validates the arguments of Binary: a known operation and
+// Float32 buffers dst, a and b of one length.
+func CheckBinary(op BinaryOp, dst, a, b Buffer) error {
+	const name = "binary"
+	if op < Add || op > Mul {
+		return shapeErr(name, "unknown operation %v", op)
+	}
+	return checkSame(name, bufLen(dst), []string{"dst", "a", "b"}, dst, a, b)
+}
+
+// CheckAxpby validates the arguments of Axpby: Float32 buffers dst and x of
+// one length.
+func CheckAxpby(dst, x Buffer) error {
+	return checkSame("axpby", bufLen(dst), []string{"dst", "x"}, dst, x)
+}
+
+// CheckScale validates the argument of Scale: a Float32 buffer.
+func CheckScale(dst Buffer) error {
+	return CheckBuf("scale", "dst", dst, Float32, 0)
+}
+
+// CheckAddBias validates the arguments of AddBias: non-negative rows and
+// cols, a Float32 x of rows×cols and bias of cols elements.
+func CheckAddBias(x, bias Buffer, rows, cols int) error {
+	const op = "add bias"
+	if err := checkRowsCols(op, rows, cols); err != nil {
+		return err
+	}
+	if err := CheckExact(op, "x", x, Float32, rows*cols); err != nil {
+		return err
+	}
+	return CheckExact(op, "bias", bias, Float32, cols)
+}
+
+// CheckSumRows validates the arguments of SumRows: non-negative rows and
+// cols, a Float32 dst of cols elements and x of rows×cols.
+func CheckSumRows(dst, x Buffer, rows, cols int) error {
+	const op = "sum rows"
+	if err := checkRowsCols(op, rows, cols); err != nil {
+		return err
+	}
+	if err := CheckExact(op, "dst", dst, Float32, cols); err != nil {
+		return err
+	}
+	return CheckExact(op, "x", x, Float32, rows*cols)
+}
+
+// CheckSumSquares validates the arguments of SumSquares: a Float32 dst of
+// at least one element and a Float32 x of any length.
+func CheckSumSquares(dst, x Buffer) error {
+	const op = "sum squares"
+	if err := CheckBuf(op, "dst", dst, Float32, 1); err != nil {
+		return err
+	}
+	return CheckBuf(op, "x", x, Float32, 0)
+}
+
+// checkActivation rejects an activation that is not one of the constants.
+func checkActivation(op string, f Activation) error {
+	if f < ReLU || f > Sigmoid {
+		return shapeErr(op, "unknown activation %v", f)
+	}
+	return nil
+}
+
+// CheckAct validates the arguments of Act: a known activation and Float32
+// buffers dst and x of one length.
+func CheckAct(f Activation, dst, x Buffer) error {
+	const op = "act"
+	if err := checkActivation(op, f); err != nil {
+		return err
+	}
+	return checkSame(op, bufLen(dst), []string{"dst", "x"}, dst, x)
+}
+
+// CheckActBackward validates the arguments of ActBackward: a known
+// activation and Float32 buffers dx, dy and x of one length.
+func CheckActBackward(f Activation, dx, dy, x Buffer) error {
+	const op = "act backward"
+	if err := checkActivation(op, f); err != nil {
+		return err
+	}
+	return checkSame(op, bufLen(dx), []string{"dx", "dy", "x"}, dx, dy, x)
+}
+
+// CheckSoftmaxBackward validates the arguments of SoftmaxBackward: rows ≥ 0,
+// cols > 0 and Float32 buffers dx, dy and y of rows×cols.
+func CheckSoftmaxBackward(dx, dy, y Buffer, rows, cols int) error {
+	const op = "softmax backward"
+	if rows < 0 || cols <= 0 {
+		return shapeErr(op, "rows=%d cols=%d", rows, cols)
+	}
+	return checkSame(op, rows*cols, []string{"dx", "dy", "y"}, dx, dy, y)
+}
+
+// CheckDropout validates the arguments of Dropout: p in [0, 1) and Float32
+// buffers dst and src of one length.
+func CheckDropout(dst, src Buffer, p float32) error {
+	const op = "dropout"
+	if !(p >= 0 && p < 1) {
+		return shapeErr(op, "p = %v outside [0, 1)", p)
+	}
+	return checkSame(op, bufLen(dst), []string{"dst", "src"}, dst, src)
+}
+
+// embeddingOp names an Embedding (backward=false) or EmbeddingBackward.
+func embeddingOp(backward bool) string {
+	if backward {
+		return "embedding backward"
+	}
+	return "embedding"
+}
+
+// CheckEmbedding validates the buffers of an Embedding (backward=false; out
+// is dst, table is table) or an EmbeddingBackward (out is dout, table is
+// dtable): dim > 0, an Int32 ids of any length n, a Float32 table of
+// rows×dim and a Float32 out of n×dim. It returns rows. The id values are
+// checked by CheckEmbeddingIDs once the backend has read them.
+func CheckEmbedding(out, table, ids Buffer, dim int, backward bool) (rows int, err error) {
+	op := embeddingOp(backward)
+	outName, tableName := "dst", "table"
+	if backward {
+		outName, tableName = "dout", "dtable"
+	}
+	if dim <= 0 {
+		return 0, shapeErr(op, "dim=%d", dim)
+	}
+	if err := CheckBuf(op, "ids", ids, Int32, 0); err != nil {
+		return 0, err
+	}
+	if err := CheckBuf(op, tableName, table, Float32, 0); err != nil {
+		return 0, err
+	}
+	if table.Len()%dim != 0 {
+		return 0, shapeErr(op, "%s of %d elements is not rows×%d", tableName, table.Len(), dim)
+	}
+	if err := CheckExact(op, outName, out, Float32, ids.Len()*dim); err != nil {
+		return 0, err
+	}
+	return table.Len() / dim, nil
+}
+
+// CheckEmbeddingIDs checks the id values of an Embedding (backward=false)
+// or EmbeddingBackward validated by CheckEmbedding: each in [0, rows).
+func CheckEmbeddingIDs(ids []int32, rows int, backward bool) error {
+	for i, v := range ids {
+		if v < 0 || int(v) >= rows {
+			return shapeErr(embeddingOp(backward), "ids[%d] = %d outside [0, %d)", i, v, rows)
+		}
+	}
+	return nil
 }

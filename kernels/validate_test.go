@@ -351,3 +351,191 @@ func TestCheckFWHT(t *testing.T) {
 	wantErr(t, "negative batch", CheckFWHT(f32(0), 2, -1), ErrShape)
 	wantErr(t, "Int32", CheckFWHT(i32(16), 4, 1), ErrDType)
 }
+
+// errCase is a validator's result err and the error it should wrap.
+type errCase struct {
+	name      string
+	err, want error
+}
+
+// wantErrs runs wantErr on each case.
+func wantErrs(t *testing.T, cases []errCase) {
+	t.Helper()
+	for _, c := range cases {
+		wantErr(t, c.name, c.err, c.want)
+	}
+}
+
+func TestCheckElementwise(t *testing.T) {
+	wantErrs(t, []errCase{
+		{"Binary", CheckBinary(Add, f32(5), f32(5), f32(5)), nil},
+		{"Binary Mul, empty", CheckBinary(Mul, f32(0), f32(0), f32(0)), nil},
+		{"Binary unknown op", CheckBinary(Mul+1, f32(5), f32(5), f32(5)), ErrShape},
+		{"Binary op 0", CheckBinary(0, f32(5), f32(5), f32(5)), ErrShape},
+		{"Binary nil dst", CheckBinary(Add, nil, f32(0), f32(0)), ErrShape},
+		{"Binary short a", CheckBinary(Sub, f32(5), f32(4), f32(5)), ErrShape},
+		{"Binary long b", CheckBinary(Sub, f32(5), f32(5), f32(6)), ErrShape},
+		{"Binary Int32 b", CheckBinary(Add, f32(5), f32(5), i32(5)), ErrDType},
+		{"Axpby", CheckAxpby(f32(7), f32(7)), nil},
+		{"Axpby nil dst", CheckAxpby(nil, f32(7)), ErrShape},
+		{"Axpby short x", CheckAxpby(f32(7), f32(6)), ErrShape},
+		{"Axpby nil x", CheckAxpby(f32(7), nil), ErrShape},
+		{"Axpby Int32 dst", CheckAxpby(i32(7), f32(7)), ErrDType},
+		{"Scale", CheckScale(f32(3)), nil},
+		{"Scale empty", CheckScale(f32(0)), nil},
+		{"Scale nil", CheckScale(nil), ErrShape},
+		{"Scale Int32", CheckScale(i32(3)), ErrDType},
+		{"SumSquares", CheckSumSquares(f32(1), f32(9)), nil},
+		{"SumSquares long dst, empty x", CheckSumSquares(f32(2), f32(0)), nil},
+		{"SumSquares empty dst", CheckSumSquares(f32(0), f32(9)), ErrShape},
+		{"SumSquares nil x", CheckSumSquares(f32(1), nil), ErrShape},
+		{"SumSquares Int32 x", CheckSumSquares(f32(1), i32(9)), ErrDType},
+		{"SumSquares Int32 dst", CheckSumSquares(i32(1), f32(9)), ErrDType},
+		{"Dropout", CheckDropout(f32(4), f32(4), 0.1), nil},
+		{"Dropout p 0", CheckDropout(f32(4), f32(4), 0), nil},
+		{"Dropout p 1", CheckDropout(f32(4), f32(4), 1), ErrShape},
+		{"Dropout negative p", CheckDropout(f32(4), f32(4), -0.1), ErrShape},
+		{"Dropout NaN p", CheckDropout(f32(4), f32(4), float32(math.NaN())), ErrShape},
+		{"Dropout short src", CheckDropout(f32(4), f32(3), 0.5), ErrShape},
+		{"Dropout nil dst", CheckDropout(nil, f32(4), 0.5), ErrShape},
+		{"Dropout Int32 src", CheckDropout(f32(4), i32(4), 0.5), ErrDType},
+	})
+	err := CheckBinary(Add, f32(5), f32(4), f32(5))
+	if !strings.Contains(err.Error(), "binary") || !strings.Contains(err.Error(), "a has 4") {
+		t.Errorf("error %q does not name the operation and the argument", err)
+	}
+}
+
+func TestCheckRowsCols(t *testing.T) {
+	wantErrs(t, []errCase{
+		{"AddBias", CheckAddBias(f32(12), f32(4), 3, 4), nil},
+		{"AddBias zero rows", CheckAddBias(f32(0), f32(4), 0, 4), nil},
+		{"AddBias zero cols", CheckAddBias(f32(0), f32(0), 3, 0), nil},
+		{"AddBias negative rows", CheckAddBias(f32(12), f32(4), -3, 4), ErrShape},
+		{"AddBias negative cols", CheckAddBias(f32(12), f32(4), 3, -4), ErrShape},
+		{"AddBias short x", CheckAddBias(f32(11), f32(4), 3, 4), ErrShape},
+		{"AddBias long bias", CheckAddBias(f32(12), f32(5), 3, 4), ErrShape},
+		{"AddBias nil bias", CheckAddBias(f32(12), nil, 3, 4), ErrShape},
+		{"AddBias Int32 x", CheckAddBias(i32(12), f32(4), 3, 4), ErrDType},
+		{"AddBias Int32 bias", CheckAddBias(f32(12), i32(4), 3, 4), ErrDType},
+		{"SumRows", CheckSumRows(f32(4), f32(12), 3, 4), nil},
+		{"SumRows zero rows", CheckSumRows(f32(4), f32(0), 0, 4), nil},
+		{"SumRows negative rows", CheckSumRows(f32(4), f32(12), -1, 4), ErrShape},
+		{"SumRows negative cols", CheckSumRows(f32(4), f32(12), 3, -1), ErrShape},
+		{"SumRows short dst", CheckSumRows(f32(3), f32(12), 3, 4), ErrShape},
+		{"SumRows long x", CheckSumRows(f32(4), f32(13), 3, 4), ErrShape},
+		{"SumRows nil x", CheckSumRows(f32(4), nil, 3, 4), ErrShape},
+		{"SumRows Int32 x", CheckSumRows(f32(4), i32(12), 3, 4), ErrDType},
+		{"SumRows Int32 dst", CheckSumRows(i32(4), f32(12), 3, 4), ErrDType},
+		{"SoftmaxBackward", CheckSoftmaxBackward(f32(12), f32(12), f32(12), 3, 4), nil},
+		{"SoftmaxBackward zero rows", CheckSoftmaxBackward(f32(0), f32(0), f32(0), 0, 4), nil},
+		{"SoftmaxBackward zero cols", CheckSoftmaxBackward(f32(0), f32(0), f32(0), 3, 0), ErrShape},
+		{"SoftmaxBackward negative rows", CheckSoftmaxBackward(f32(12), f32(12), f32(12), -3, 4), ErrShape},
+		{"SoftmaxBackward short dx", CheckSoftmaxBackward(f32(11), f32(12), f32(12), 3, 4), ErrShape},
+		{"SoftmaxBackward long dy", CheckSoftmaxBackward(f32(12), f32(13), f32(12), 3, 4), ErrShape},
+		{"SoftmaxBackward nil y", CheckSoftmaxBackward(f32(12), f32(12), nil, 3, 4), ErrShape},
+		{"SoftmaxBackward Int32 y", CheckSoftmaxBackward(f32(12), f32(12), i32(12), 3, 4), ErrDType},
+	})
+	err := CheckAddBias(f32(12), f32(5), 3, 4)
+	if !strings.Contains(err.Error(), "add bias") || !strings.Contains(err.Error(), "bias has 5") {
+		t.Errorf("error %q does not name the operation and the argument", err)
+	}
+}
+
+func TestCheckActivation(t *testing.T) {
+	for f := ReLU; f <= Sigmoid; f++ {
+		wantErr(t, "Act "+f.String(), CheckAct(f, f32(5), f32(5)), nil)
+		wantErr(t, "ActBackward "+f.String(), CheckActBackward(f, f32(5), f32(5), f32(5)), nil)
+	}
+	wantErrs(t, []errCase{
+		{"Act empty", CheckAct(GeLU, f32(0), f32(0)), nil},
+		{"Act activation 0", CheckAct(0, f32(5), f32(5)), ErrShape},
+		{"Act unknown activation", CheckAct(Sigmoid+1, f32(5), f32(5)), ErrShape},
+		{"Act short dst", CheckAct(ReLU, f32(4), f32(5)), ErrShape},
+		{"Act nil dst", CheckAct(ReLU, nil, f32(5)), ErrShape},
+		{"Act nil x", CheckAct(ReLU, f32(5), nil), ErrShape},
+		{"Act Int32 x", CheckAct(Tanh, f32(5), i32(5)), ErrDType},
+		{"ActBackward unknown activation", CheckActBackward(Sigmoid+1, f32(5), f32(5), f32(5)), ErrShape},
+		{"ActBackward short dy", CheckActBackward(SiLU, f32(5), f32(4), f32(5)), ErrShape},
+		{"ActBackward long x", CheckActBackward(SiLU, f32(5), f32(5), f32(6)), ErrShape},
+		{"ActBackward nil dx", CheckActBackward(SiLU, nil, f32(5), f32(5)), ErrShape},
+		{"ActBackward Int32 dx", CheckActBackward(SiLU, i32(5), f32(5), f32(5)), ErrDType},
+	})
+	err := CheckActBackward(Activation(99), f32(5), f32(5), f32(5))
+	if !strings.Contains(err.Error(), "act backward") || !strings.Contains(err.Error(), "Activation(99)") {
+		t.Errorf("error %q does not name the operation and the activation", err)
+	}
+}
+
+func TestCheckEmbedding(t *testing.T) {
+	for _, backward := range []bool{false, true} {
+		what := "Embedding"
+		if backward {
+			what = "EmbeddingBackward"
+		}
+		rows, err := CheckEmbedding(f32(12), f32(20), i32(3), 4, backward)
+		if err != nil || rows != 5 {
+			t.Errorf("%s: rows %d, %v, want 5", what, rows, err)
+		}
+		if _, err := CheckEmbedding(f32(0), f32(0), i32(0), 4, backward); err != nil {
+			t.Errorf("%s of nothing: %v", what, err)
+		}
+		cases := []struct {
+			name          string
+			out, tab, ids Buffer
+			dim           int
+			want          error
+		}{
+			{"zero dim", f32(0), f32(20), i32(3), 0, ErrShape},
+			{"negative dim", f32(12), f32(20), i32(3), -4, ErrShape},
+			{"nil ids", f32(12), f32(20), nil, 4, ErrShape},
+			{"Float32 ids", f32(12), f32(20), f32(3), 4, ErrDType},
+			{"nil table", f32(12), nil, i32(3), 4, ErrShape},
+			{"Int32 table", f32(12), i32(20), i32(3), 4, ErrDType},
+			{"table not rows×dim", f32(12), f32(21), i32(3), 4, ErrShape},
+			{"short out", f32(11), f32(20), i32(3), 4, ErrShape},
+			{"long out", f32(13), f32(20), i32(3), 4, ErrShape},
+			{"nil out", nil, f32(20), i32(3), 4, ErrShape},
+			{"Int32 out", i32(12), f32(20), i32(3), 4, ErrDType},
+		}
+		for _, c := range cases {
+			_, err := CheckEmbedding(c.out, c.tab, c.ids, c.dim, backward)
+			wantErr(t, what+" "+c.name, err, c.want)
+		}
+		_, err = CheckEmbedding(f32(11), f32(21), i32(3), 4, backward)
+		tab, out := "table", "dst"
+		if backward {
+			tab, out = "dtable", "dout"
+		}
+		if !strings.Contains(err.Error(), tab) {
+			t.Errorf("%s: error %q does not name %s", what, err, tab)
+		}
+		_, err = CheckEmbedding(f32(11), f32(20), i32(3), 4, backward)
+		if !strings.Contains(err.Error(), out) {
+			t.Errorf("%s: error %q does not name %s", what, err, out)
+		}
+		wantErr(t, what+" ids in range", CheckEmbeddingIDs([]int32{0, 4, 2, 4}, 5, backward), nil)
+		wantErr(t, what+" no ids", CheckEmbeddingIDs(nil, 0, backward), nil)
+		wantErr(t, what+" id = rows", CheckEmbeddingIDs([]int32{0, 5}, 5, backward), ErrShape)
+		wantErr(t, what+" negative id", CheckEmbeddingIDs([]int32{-1}, 5, backward), ErrShape)
+		err = CheckEmbeddingIDs([]int32{1, 7}, 5, backward)
+		if !strings.Contains(err.Error(), "ids[1] = 7") || strings.Contains(err.Error(), "backward") != backward {
+			t.Errorf("%s: error %q does not name the operation and the id", what, err)
+		}
+	}
+}
+
+func TestCrossEntropyCheckLabels(t *testing.T) {
+	p := CrossEntropyParams{Rows: 4, Vocab: 5, IgnoreIndex: -100}
+	wantErr(t, "labels in range", p.CheckLabels([]int32{0, 4, -100, 2}), nil)
+	wantErr(t, "no labels", p.CheckLabels(nil), nil)
+	wantErr(t, "label = vocab", p.CheckLabels([]int32{0, 5}), ErrShape)
+	wantErr(t, "negative label", p.CheckLabels([]int32{-1}), ErrShape)
+	p.IgnoreIndex = 5
+	wantErr(t, "ignore index outside [0, vocab)", p.CheckLabels([]int32{5, 1}), nil)
+	wantErr(t, "-100 not ignored", p.CheckLabels([]int32{-100}), ErrShape)
+	err := p.CheckLabels([]int32{1, 2, 9})
+	if !strings.Contains(err.Error(), "cross-entropy") || !strings.Contains(err.Error(), "label[2] = 9") {
+		t.Errorf("error %q does not name the operation and the label", err)
+	}
+}
