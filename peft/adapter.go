@@ -22,9 +22,10 @@ type proj struct {
 	kind       projKind
 	in, out    int
 	n, rank    int
-	w, b       *t5.Param // dense weight, bias
-	rule       *t5.Param // phm_rule (own or shared)
-	pw, ps, pt *t5.Param // PHM W, or W_left and W_right (LPHM and low-rank)
+	w, b       *t5.Param     // dense weight, bias
+	rule       *t5.Param     // phm_rule (own or shared), nil with a factored rule
+	fr         *factoredRule // phm_rule_left·phm_rule_right (own or shared), or nil
+	pw, ps, pt *t5.Param     // PHM W, or W_left and W_right (LPHM and low-rank), own or shared
 	one        kernels.Buffer
 }
 
@@ -51,8 +52,15 @@ func (p *proj) phmParams(rows int) kernels.PHMParams {
 		k.N, k.Rank, k.A, k.S, k.T = 1, p.rank, p.one, p.ps.W, p.pt.W
 		k.DS, k.DT = grad(p.ps), grad(p.pt)
 	default:
-		k.N, k.Rank, k.A = p.n, p.rank, p.rule.W
-		k.DA = grad(p.rule)
+		k.N, k.Rank = p.n, p.rank
+		if p.fr != nil {
+			k.A = p.fr.a
+			if p.fr.trains() {
+				k.DA = p.fr.da
+			}
+		} else {
+			k.A, k.DA = p.rule.W, grad(p.rule)
+		}
 		if p.rank > 0 {
 			k.S, k.T, k.DS, k.DT = p.ps.W, p.pt.W, grad(p.ps), grad(p.pt)
 		} else {
@@ -70,6 +78,11 @@ func (p *proj) forward(be kernels.Backend, x, y kernels.Buffer, rows int) error 
 			return err
 		}
 		return be.AddBias(y, p.b.W, rows, p.out)
+	}
+	if p.fr != nil {
+		if err := p.fr.build(be); err != nil {
+			return err
+		}
 	}
 	k := p.phmParams(rows)
 	k.X, k.Y = x, y
@@ -94,7 +107,12 @@ func (p *proj) backward(be kernels.Backend, x, dy, dx kernels.Buffer, rows int) 
 	}
 	k := p.phmParams(rows)
 	k.X, k.DY, k.DX = x, dy, dx
-	return be.PHMBackward(k)
+	if k.DA == nil || p.fr == nil {
+		return be.PHMBackward(k)
+	}
+	// The rule gradient of this call alone, pulled back to the factors (the
+	// built rule is still L·R: the factors do not change within a pass).
+	return errors.Join(be.Fill(k.DA, 0), be.PHMBackward(k), p.fr.pullback(be))
 }
 
 // adapterLayer is h ← h + (x + up(act(down(x)))) at one site.
@@ -160,7 +178,7 @@ func (h *adapterHook) Trainable(site t5.Site) bool {
 			return true
 		}
 	}
-	return false
+	return l.down.fr != nil && l.down.fr.trains() || l.up.fr != nil && l.up.fr.trains()
 }
 
 // adapterState keeps the input x, the bottleneck pre-activation z and its

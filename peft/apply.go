@@ -27,6 +27,7 @@ type Applied struct {
 	seed       uint64                  // seed of the initialisation and of SAID's projections
 	base       map[*t5.Param][]float32 // values of unfrozen base tensors, restored by Remove
 	one        kernels.Buffer          // the rule [[1]] of low-rank adapters (PHM of n = 1)
+	rules      []*factoredRule         // the factored rules (factorized_phm_rule), for their buffers
 }
 
 // Apply freezes the base model, creates the method's tensors (initialised
@@ -194,6 +195,10 @@ func (a *Applied) Remove() error {
 		errs = append(errs, m.Backend.Free(a.one))
 		a.one = nil
 	}
+	for _, f := range a.rules {
+		errs = append(errs, f.free(m.Backend))
+	}
+	a.rules = nil
 	return errors.Join(errs...)
 }
 
@@ -236,10 +241,28 @@ func (a *Applied) addAdapters(r *rand.Rand) error {
 	}
 	h := &adapterHook{be: m.Backend, act: act, d: d, hid: d / c.ReductionFactor, layers: map[t5.Site]*adapterLayer{}}
 	var shared *t5.Param
-	if c.HypercomplexAdapters && c.SharedPHMRule {
+	var sharedFR *factoredRule
+	var sharedDown, sharedUp sharedW
+	if c.HypercomplexAdapters {
 		n := c.PHMDim
-		if shared, err = a.add("phm_rule", normal(r, c.PHMInitRange), n, n, n); err != nil {
-			return err
+		switch {
+		case c.SharedPHMRule && c.FactorizedPHMRule:
+			if sharedFR, err = a.addFactoredRule("", n, normal(r, c.PHMInitRange)); err != nil {
+				return err
+			}
+		case c.SharedPHMRule:
+			if shared, err = a.add("phm_rule", normal(r, c.PHMInitRange), n, n, n); err != nil {
+				return err
+			}
+		}
+		if c.SharedWPHM {
+			init := func(rows, cols int) func() float32 { return glorot(r, rows, cols, 1) }
+			if sharedDown, err = a.addSharedW("down", d, h.hid, init); err != nil {
+				return err
+			}
+			if sharedUp, err = a.addSharedW("up", h.hid, d, init); err != nil {
+				return err
+			}
 		}
 	}
 	if c.LowRankAdapters {
@@ -250,7 +273,7 @@ func (a *Applied) addAdapters(r *rand.Rand) error {
 			return err
 		}
 	}
-	newProj := func(prefix string, in, out int) (proj, error) {
+	newProj := func(prefix string, in, out int, sw sharedW) (proj, error) {
 		p := proj{in: in, out: out, one: a.one}
 		var err error
 		switch {
@@ -266,22 +289,35 @@ func (a *Applied) addAdapters(r *rand.Rand) error {
 		case c.HypercomplexAdapters:
 			n := c.PHMDim
 			p.kind, p.n = projPHM, n
-			p.rule = shared
-			if shared == nil {
+			p.rule, p.fr = shared, sharedFR
+			switch {
+			case c.SharedPHMRule:
+			case c.FactorizedPHMRule:
+				if p.fr, err = a.addFactoredRule(prefix, n, normal(r, 0.01)); err != nil {
+					return p, err
+				}
+			default:
 				if p.rule, err = a.add(prefix+"phm_rule", normal(r, 0.01), n, n, n); err != nil {
 					return p, err
 				}
 			}
 			if c.FactorizedPHMW {
 				p.rank = c.PHMRank
+			}
+			switch {
+			case c.SharedWPHM:
+				p.pw, p.ps, p.pt = sw.w, sw.s, sw.t
+			case c.FactorizedPHMW:
 				if p.ps, err = a.add(prefix+"W_left", glorot(r, in/n, p.rank, 1), n, in/n, p.rank); err != nil {
 					return p, err
 				}
 				if p.pt, err = a.add(prefix+"W_right", glorot(r, p.rank, out/n, 1), n, p.rank, out/n); err != nil {
 					return p, err
 				}
-			} else if p.pw, err = a.add(prefix+"W", glorot(r, in/n, out/n, 1), n, in/n, out/n); err != nil {
-				return p, err
+			default:
+				if p.pw, err = a.add(prefix+"W", glorot(r, in/n, out/n, 1), n, in/n, out/n); err != nil {
+					return p, err
+				}
 			}
 			p.b, err = a.add(prefix+"b", zero, out)
 		default:
@@ -316,10 +352,10 @@ func (a *Applied) addAdapters(r *rand.Rand) error {
 			for _, s := range sites {
 				pre := s.Prefix() + "adapter_controller.adapters." + c.Task + "."
 				l := &adapterLayer{}
-				if l.down, err = newProj(pre+"down_sampler.", d, h.hid); err != nil {
+				if l.down, err = newProj(pre+"down_sampler.", d, h.hid, sharedDown); err != nil {
 					return err
 				}
-				if l.up, err = newProj(pre+"up_sampler.", h.hid, d); err != nil {
+				if l.up, err = newProj(pre+"up_sampler.", h.hid, d, sharedUp); err != nil {
 					return err
 				}
 				h.layers[s] = l

@@ -63,11 +63,27 @@ type Config struct {
 	SharedPHMRule  bool `json:"shared_phm_rule"`
 	FactorizedPHMW bool `json:"factorized_phm_W"`
 	PHMRank        int  `json:"phm_rank"`
+	// FactorizedPHMRule makes every rule phm_rule_left·phm_rule_right,
+	// [n,n,1]·[n,1,n] (Aᵢ of rank one), shared or per layer.
+	FactorizedPHMRule bool `json:"factorized_phm_rule"`
+	// SharedWPHM shares one W (or W_left, W_right) between all
+	// down-samplers and one between all up-samplers (the root-level
+	// "W_down", "W_up", …).
+	SharedWPHM bool `json:"shared_W_phm"`
+	// NormalizePHMWeight and KroneckerProd are accepted and have no
+	// effect: the official code never reads normalize_phm_weight, and
+	// kronecker_prod only picks another routine for the same product (see
+	// phm_options.go).
+	NormalizePHMWeight bool `json:"normalize_phm_weight"`
+	KroneckerProd      bool `json:"kronecker_prod"`
 	// PHMInitRange is the standard deviation of the shared rule's normal
 	// initialisation (phm_c_init "normal").
 	PHMInitRange float64 `json:"phm_init_range"`
 	// LowRankAdapters makes the adapter weights W_left·W_right of rank
-	// LowRankRank (Adapter-LowRank).
+	// LowRankRank (Adapter-LowRank). The official LowRankLinear computes
+	// the broadcast product W_left * W_right, which is this matrix product
+	// for rank 1 and a PyTorch shape error for any rank > 1 at the adapter
+	// shapes; a rank r > 1 here is the matrix product [in, r]·[r, out].
 	LowRankAdapters bool `json:"low_rank_adapters"`
 	LowRankRank     int  `json:"low_rank_rank"`
 	// UnfreezeLayerNorms trains the block and final T5 layer norms.
@@ -163,12 +179,10 @@ func (c Config) Validate(dModel int) error {
 	if c.LowRankAdapters && c.HypercomplexAdapters {
 		return fmt.Errorf("%w: low_rank_adapters and hypercomplex_adapters exclude each other", ErrConfig)
 	}
-	if c.LowRankAdapters && c.LowRankRank != 1 {
-		// The official W_left * W_right is a broadcast product, an outer
-		// product only for rank 1.
-		return fmt.Errorf("%w: low_rank_rank %d: only rank 1 is defined", ErrConfig, c.LowRankRank)
+	if c.LowRankAdapters && c.LowRankRank <= 0 {
+		return fmt.Errorf("%w: low_rank_rank %d must be positive", ErrConfig, c.LowRankRank)
 	}
-	return nil
+	return c.validatePHMOptions()
 }
 
 // adapterBlocks reports whether block i of a stack holds adapters.
@@ -224,15 +238,17 @@ func ParseOfficial(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	a := o.Args
-	if a.SharedWPHM || a.FactorizedPHMRule || a.NormalizePHMWeight || a.KroneckerProd {
-		return Config{}, fmt.Errorf("%w: shared_W_phm, factorized_phm_rule, normalize_phm_weight and kronecker_prod are not supported", ErrConfig)
-	}
 	c.Task, c.LearningRate = o.Task, o.LearningRate
 	c.ReductionFactor, c.NonLinearity = a.TaskReductionFactor, a.NonLinearity
 	c.UnfreezeLayerNorms = a.UnfreezeLayerNorms
 	c.TaskAdapterLayersEncoder, c.TaskAdapterLayersDecoder = a.TaskAdapterLayersEncoder, a.TaskAdapterLayersDecoder
 	c.HypercomplexAdapters, c.PHMDim = a.HypercomplexAdapters, a.HypercomplexDivision
 	c.SharedPHMRule, c.FactorizedPHMW, c.PHMRank, c.PHMInitRange = a.SharedPHMRule, a.FactorizedPHM, a.PHMRank, a.PHMInitRange
+	if a.HypercomplexAdapters {
+		// The official code reads these only for hypercomplex adapters.
+		c.SharedWPHM, c.FactorizedPHMRule = a.SharedWPHM, a.FactorizedPHMRule
+		c.NormalizePHMWeight, c.KroneckerProd = a.NormalizePHMWeight, a.KroneckerProd
+	}
 	c.AddAdapterInFeedForward, c.AddAdapterInSelfAttention = a.AddAdapterInFeedForward, a.AddAdapterInSelfAttn
 	c.PrefixDim, c.InitPrefixFromVocab, c.IntrinsicDim = a.PrefixDim, a.InitPrefixFromVocab, a.IntrinsicDim
 	c.LowRankAdapters, c.LowRankRank = a.LowRankAdapters, a.LowRankRank

@@ -63,18 +63,7 @@ func adapterParams(cfg t5.Config, c Config) int64 {
 			r := int64(c.LowRankRank)
 			return in*r + r*out + out
 		case c.HypercomplexAdapters:
-			n := int64(c.PHMDim)
-			var p int64
-			if !c.SharedPHMRule {
-				p = n * n * n
-			}
-			if c.FactorizedPHMW {
-				r := int64(c.PHMRank)
-				p += in*r + r*out // n·(in/n)·r + n·r·(out/n)
-			} else {
-				p += in * out / n // n·(in/n)·(out/n)
-			}
-			return p + out
+			return c.phmOwnValues(in, out)
 		}
 		return in*out + out
 	}
@@ -98,8 +87,13 @@ func adapterParams(cfg t5.Config, c Config) int64 {
 		}
 	}
 	n := layers * per
-	if c.HypercomplexAdapters && c.SharedPHMRule && layers > 0 {
-		n += int64(c.PHMDim * c.PHMDim * c.PHMDim)
+	if c.HypercomplexAdapters && layers > 0 {
+		if c.SharedPHMRule {
+			n += c.ruleValues()
+		}
+		if c.SharedWPHM {
+			n += c.wValues(d, hid) + c.wValues(hid, d)
+		}
 	}
 	return n
 }
