@@ -9,38 +9,44 @@ import (
 )
 
 // BenchmarkPHM times one forward plus one backward (all gradients) of PHM
-// (rank 0) and LPHM (rank 1) layers, fused against materialise-then-GEMM
-// (both with the package's sgemm), on all cores. It reports rows/s and
+// (rank 0) and LPHM (rank 1) layers at the adapter's shapes (768↔24,
+// N = 2..12) on 1024 and 8192 rows, and at 3072→768 on 1024 rows, fused
+// against materialise-then-GEMM (both with the package's sgemm), on all
+// cores. It reports rows/s and
 // GFLOP/s of the dense-equivalent work (3 products of 2·rows·in·out, the
 // figure a dense layer would do), so the two algorithms' rates are
 // comparable; the fused path does fewer actual FLOPs. cpu-ns/op is the
 // process CPU time per operation: on a shared machine, run with -cpu 1 and
 // compare it rather than ns/op.
 func BenchmarkPHM(b *testing.B) {
-	type shape struct{ in, out, n, rank int }
+	type shape struct{ rows, in, out, n, rank int }
 	var shapes []shape
-	for _, n := range []int{2, 4, 8, 12} {
-		shapes = append(shapes, shape{768, 24, n, 1}, shape{24, 768, n, 1})
-	}
-	shapes = append(shapes, shape{768, 24, 4, 0}, shape{3072, 768, 4, 1}, shape{3072, 768, 4, 0})
-	const rows = 1024
-	for _, sh := range shapes {
-		rng := rand.New(rand.NewPCG(1, uint64(sh.in)))
-		c := newKronCase(rng, rows, sh.in, sh.out, sh.n, sh.rank, true)
-		a := c.args
-		a.Y = make([]float32, rows*sh.out)
-		a.DY = kronRand(rng, rows*sh.out)
-		a.DX = make([]float32, rows*sh.in)
-		a.DA = make([]float32, len(a.A))
-		a.DBias = make([]float32, sh.out)
-		if sh.rank == 0 {
-			a.DW = make([]float32, len(a.W))
-		} else {
-			a.DS, a.DT = make([]float32, len(a.S)), make([]float32, len(a.T))
+	for _, rows := range []int{1024, 8192} {
+		for _, rank := range []int{0, 1} {
+			for _, n := range []int{2, 4, 8, 12} {
+				shapes = append(shapes, shape{rows, 768, 24, n, rank}, shape{rows, 24, 768, n, rank})
+			}
 		}
+	}
+	shapes = append(shapes, shape{1024, 3072, 768, 4, 1}, shape{1024, 3072, 768, 4, 0})
+	for _, sh := range shapes {
 		for _, algo := range []kernels.PHMAlgo{kernels.PHMFused, kernels.PHMMaterialize} {
-			a.Algo = algo
-			b.Run(fmt.Sprintf("%dto%d/n=%d/rank=%d/%v", sh.in, sh.out, sh.n, sh.rank, algo), func(b *testing.B) {
+			rows := sh.rows
+			b.Run(fmt.Sprintf("rows=%d/%dto%d/n=%d/rank=%d/%v", rows, sh.in, sh.out, sh.n, sh.rank, algo), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, uint64(sh.in)))
+				c := newKronCase(rng, rows, sh.in, sh.out, sh.n, sh.rank, true)
+				a := c.args
+				a.Y = make([]float32, rows*sh.out)
+				a.DY = kronRand(rng, rows*sh.out)
+				a.DX = make([]float32, rows*sh.in)
+				a.DA = make([]float32, len(a.A))
+				a.DBias = make([]float32, sh.out)
+				if sh.rank == 0 {
+					a.DW = make([]float32, len(a.W))
+				} else {
+					a.DS, a.DT = make([]float32, len(a.S)), make([]float32, len(a.T))
+				}
+				a.Algo = algo
 				cpu0 := kronCPUTime()
 				for b.Loop() {
 					kronDefault.phm(&a, false)

@@ -31,7 +31,9 @@ import (
 // not depend on scheduling.
 //
 // The fused PHM mixes first, Z[c,(i,s)] = Σ_a A[i,a,c]·X[a,s], then
-// Y = Z_all·W with W viewed as [In, q]: the same FLOPs as a dense layer.
+// Y = Z_all·W with W viewed as [In, q]: the dense layer's FLOPs plus the
+// mixing; when Out is much smaller than In it multiplies by W first and
+// mixes the output side instead (kron_phm_mix.go).
 
 // kronCtx carries a backend's choices into the kernels.
 type kronCtx struct {
@@ -282,7 +284,7 @@ func (x kronCtx) phm(p *PHMArgs, backward bool) {
 	case p.Rank > 0:
 		x.lphmFused(p, backward)
 	default:
-		x.phmFused(p, backward)
+		x.phmFused(p, backward, choosePHMMix(p.In, p.Out, p.N))
 	}
 }
 
@@ -510,9 +512,15 @@ func (x kronCtx) lphmFused(p *PHMArgs, backward bool) {
 // by W with the skinny kernels instead of sgemm.
 const phmSkinny = 16
 
-// phmFused is the fused full-rank PHM forward or backward: per row
-// Z[(c,i),s] = Σ_a A[i,a,c]·X[a,s], then Y = Z_all·W (W as [In, q]).
-func (x kronCtx) phmFused(p *PHMArgs, backward bool) {
+// phmFused is the fused full-rank PHM forward or backward with the given
+// mixing (kron_phm_mix.go). On the input side: per row
+// Z[(c,i),s] = Σ_a A[i,a,c]·X[a,s] (per row, or per block as X·G_in), then
+// Y = Z_all·W (W as [In, q]).
+func (x kronCtx) phmFused(p *PHMArgs, backward bool, mix phmMix) {
+	if mix == phmMixOutGemm {
+		x.phmFusedOut(p, backward)
+		return
+	}
 	n, in, out := p.N, p.In, p.Out
 	pp, q, nn := in/n, out/n, n*n
 	at := make([]float32, nn*n) // at[(c·n+i)·n+a] = A[i,a,c]
@@ -543,8 +551,19 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool) {
 		blk = min(32, p.Rows)
 		workers = max(1, min(maxThreads(x.threads), (p.Rows+blk-1)/blk))
 	}
+	var gin []float32
+	if mix == phmMixInGemm {
+		gin = phmRuleIn(n, in, p.A)
+		if blk < phmGemmBlock {
+			blk, workers = phmGemmBlocks(x.threads, p.Rows)
+		}
+	}
 	zsize := blk * n * in
 	mixZ := func(rows int, xb, z []float32) {
+		if gin != nil {
+			sgemm(x.simd, 1, false, false, rows, n*in, in, 1, xb, in, gin, n*in, 0, z, n*in)
+			return
+		}
 		for r := 0; r < rows; r++ {
 			kronAxpy(x.simd, nn, pp, n, at, n, xb[r*in:], pp, z[r*n*in:], pp, false)
 		}
@@ -566,13 +585,15 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool) {
 		})
 		return
 	}
-	type partial struct{ dw, dat, db []float32 }
+	type partial struct{ dw, dat, dg, db []float32 }
 	parts := make([]partial, workers)
 	for w := range parts {
 		if p.DW != nil {
 			parts[w].dw = make([]float32, in*q)
 		}
-		if p.DA != nil {
+		if p.DA != nil && gin != nil {
+			parts[w].dg = make([]float32, in*n*in)
+		} else if p.DA != nil {
 			parts[w].dat = make([]float32, nn*n)
 		}
 		if p.DBias != nil {
@@ -605,6 +626,15 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool) {
 		} else {
 			sgemm(x.simd, 1, false, true, m, in, q, 1, dyb, q, p.W, q, 0, dz, in)
 		}
+		if gin != nil {
+			if pt.dg != nil { // dG_in += Xᵀ·dZ
+				sgemm(x.simd, 1, true, false, in, n*in, rows, 1, xb, in, dz, n*in, 1, pt.dg, n*in)
+			}
+			if p.DX != nil { // dX = dZ·G_inᵀ
+				sgemm(x.simd, 1, false, true, rows, in, n*in, 1, dz, n*in, gin, n*in, 0, p.DX[lo*in:hi*in], in)
+			}
+			return
+		}
 		for r := 0; r < rows; r++ {
 			dzr, xr := dz[r*n*in:], xb[r*in:]
 			if pt.dat != nil { // dAt[(c,i),a] += Σ_s dZ[(c,i),s]·X[a,s]
@@ -628,6 +658,9 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool) {
 					p.DW[j] += v
 				}
 			}
+		}
+		if pt.dg != nil {
+			phmRuleInGrad(n, in, pt.dg, p.DA)
 		}
 		if pt.dat != nil {
 			for i := 0; i < n; i++ {

@@ -602,6 +602,10 @@ func TestChoosePHM(t *testing.T) {
 		{1024, 768, 24, 4, 1, kernels.PHMFused},          // Compacter down-projection
 		{1024, 24, 768, 4, 1, kernels.PHMFused},          // Compacter up-projection
 		{1024, 768, 24, 8, 1, kernels.PHMFused},          // n = 8
+		{1024, 24, 768, 8, 1, kernels.PHMFused},          // n = 8, sub-rows of 3 on the in-side
+		{1024, 768, 24, 12, 0, kernels.PHMMaterialize},   // PHM-Adapter down: mixing N²·In per row is 6× the dense FLOPs
+		{1024, 24, 768, 12, 0, kernels.PHMMaterialize},   // PHM-Adapter up: mixing on sub-rows of 2
+		{8192, 24, 768, 4, 0, kernels.PHMMaterialize},    // n = 4: sub-rows of 6
 		{1024, 768, 768, 4, 0, kernels.PHMMaterialize},   // plain PHM, many rows
 		{1024, 3072, 768, 4, 0, kernels.PHMMaterialize},  // plain PHM FFN size
 		{1, 3072, 768, 12, 0, kernels.PHMFused},          // one row: building H costs more
@@ -705,4 +709,67 @@ func TestOfficialCompacterTensors(t *testing.T) {
 func kronFileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestPHMFusedMixings runs each mixing of the fused full-rank PHM
+// (kron_phm_mix.go), whichever choosePHMMix would pick, against the float64
+// reference: forward, and a backward accumulating into non-zero gradients.
+func TestPHMFusedMixings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	type shape struct{ in, out, n int }
+	shapes := []shape{{5, 3, 1}, {6, 10, 2}, {24, 36, 12}, {36, 24, 12}, {52, 4, 4}, {96, 8, 4}}
+	const tol = 2e-5
+	for _, sh := range shapes {
+		for ri, rows := range []int{1, 7, 45} {
+			c := newKronCase(rng, rows, sh.in, sh.out, sh.n, 0, ri != 1)
+			x64 := kronF64(c.args.X)
+			wantY := c.ref.forward(rows, x64)
+			dy := kronRand(rng, rows*sh.out)
+			g := c.ref.backward(rows, x64, kronF64(dy))
+			for _, simd := range []bool{false, hasAVX2FMA} {
+				for _, th := range []int{1, 3} {
+					for _, mix := range []phmMix{phmMixRows, phmMixInGemm, phmMixOutGemm} {
+						x := kronCtx{simd: simd, threads: th}
+						name := fmt.Sprintf("in=%d out=%d n=%d rows=%d simd=%v threads=%d mix=%d", sh.in, sh.out, sh.n, rows, simd, th, mix)
+						a := c.args
+						a.Y = make([]float32, rows*sh.out)
+						x.phmFused(&a, false, mix)
+						kronCheckRel(t, name+" Y", a.Y, wantY, tol)
+						a.DY, a.DX = dy, make([]float32, rows*sh.in)
+						for i := range a.DX {
+							a.DX[i] = float32(math.NaN())
+						}
+						a.DA, a.DW = kronRand(rng, len(a.A)), kronRand(rng, len(a.W))
+						if a.Bias != nil {
+							a.DBias = kronRand(rng, sh.out)
+						}
+						da0, dw0, db0 := kronClone(a.DA), kronClone(a.DW), kronClone(a.DBias)
+						x.phmFused(&a, true, mix)
+						kronCheckRel(t, name+" DX", a.DX, g.dx, tol)
+						kronCheckAcc(t, name+" DA", a.DA, da0, 1, g.da, tol)
+						kronCheckAcc(t, name+" DW", a.DW, dw0, 1, g.dw, tol)
+						if a.Bias != nil {
+							kronCheckAcc(t, name+" DBias", a.DBias, db0, 1, g.db, tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestChoosePHMMix pins the fused PHM's mixing at the adapter's shapes.
+func TestChoosePHMMix(t *testing.T) {
+	for _, c := range []struct {
+		in, out, n int
+		want       phmMix
+	}{
+		{768, 24, 12, phmMixOutGemm}, // N²·In per row would be 6× the layer
+		{24, 768, 12, phmMixInGemm},  // sub-rows of 2
+		{3072, 768, 4, phmMixRows},   // N²·In is small next to In·Out
+	} {
+		if got := choosePHMMix(c.in, c.out, c.n); got != c.want {
+			t.Errorf("choosePHMMix(%d→%d, n=%d) = %d, want %d", c.in, c.out, c.n, got, c.want)
+		}
+	}
 }
