@@ -13,14 +13,17 @@ import (
 	"github.com/compacter-go/compacter/t5"
 )
 
-const paramsHelp = `Usage: compacter params [--model NAME|DIR] [--vocab N] [--format table|json]
+const paramsHelp = `Usage: compacter params [--model NAME|DIR] [--vocab N] [--peft FILE] [--format table|json]
 
 Prints the trained-parameters column of the Compacter paper's table: for every
 method with the paper's settings, the trainable and total parameter counts on
 the model, as the official code counts them, and the trainable share as a
 percentage of the paper's denominator (222,882,048: t5-base at vocabulary
 32100). --model is a preset (t5-small, t5-base, t5-large, t5-v1_1-small,
-t5-v1_1-base) or a directory with a config.json. Nothing is allocated.
+t5-v1_1-base) or a directory with a config.json. --peft counts one method
+configuration instead of the paper's rows: our adapter_config.json or the
+official code's peft.json (e.g. with factorized_phm_rule or shared_W_phm).
+Nothing is allocated.
 
 Flags:
 `
@@ -44,6 +47,7 @@ func runParams(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "t5-base", "preset name or checkpoint directory")
 	vocab := fs.Int("vocab", 0, "override the vocabulary size (the paper's runs resize t5-base to 32100)")
 	format := fs.String("format", "table", "output: table or json")
+	peftFile := fs.String("peft", "", "count this method configuration (adapter_config.json or the official peft.json) instead of the paper's rows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,12 +67,13 @@ func runParams(args []string, stdout, stderr io.Writer) error {
 	if *vocab > 0 {
 		cfg.VocabSize = *vocab
 	}
+	configs, err := paramsConfigs(*peftFile)
+	if err != nil {
+		return err
+	}
 	var rows []paramsRow
-	for _, m := range peft.Methods {
-		c, err := peft.Default(m)
-		if err != nil {
-			return err
-		}
+	for _, c := range configs {
+		m := c.Method
 		tr, tot, err := peft.Count(cfg, c)
 		if err != nil {
 			return fmt.Errorf("params: %s: %w", m, err)
@@ -90,6 +95,38 @@ func runParams(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", r.Method, r.Trainable, r.Total, r.Percent)
 	}
 	return tw.Flush()
+}
+
+// paramsConfigs returns the method configurations to count: the paper's
+// defaults, or the one in file (ours or the official code's layout).
+func paramsConfigs(file string) ([]peft.Config, error) {
+	if file == "" {
+		var cs []peft.Config
+		for _, m := range peft.Methods {
+			c, err := peft.Default(m)
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, c)
+		}
+		return cs, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("params: %w", err)
+	}
+	if filepath.Base(file) == peft.ConfigFile {
+		var c peft.Config
+		if err := json.Unmarshal(data, &c); err != nil {
+			return nil, fmt.Errorf("params: %s: %w", file, err)
+		}
+		return []peft.Config{c}, nil
+	}
+	c, err := peft.ParseOfficial(data)
+	if err != nil {
+		return nil, fmt.Errorf("params: %s: %w", file, err)
+	}
+	return []peft.Config{c}, nil
 }
 
 // modelConfig returns a preset's configuration, or a directory's config.json.
