@@ -15,6 +15,7 @@ import (
 // decoder_start_token_id and stops after maxLen tokens or when every
 // sequence has produced eos_token_id. The result holds each sequence's
 // tokens without the start token, up to and including its eos.
+// GenerateBeam decodes with beam search on the same cache.
 func (m *Model) Generate(inputIDs, attentionMask []int32, B, S, maxLen int) ([][]int32, error) {
 	if maxLen <= 0 {
 		return nil, fmt.Errorf("t5: maxLen %d must be positive", maxLen)
