@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -31,7 +32,7 @@ func TestProject(t *testing.T) {
 	weights := func(a *Applied) [][]float32 {
 		var w [][]float32
 		for _, p := range a.Model.Params {
-			w = append(w, download(t, be, p.W))
+			w = append(w, kerneltest.Download(t, be, p.W))
 		}
 		return w
 	}
@@ -39,7 +40,7 @@ func TestProject(t *testing.T) {
 	theta0 := weights(a)
 	vals := map[string]t5.Tensor{}
 	for _, p := range a.Trainables {
-		v := download(t, be, p.W)
+		v := kerneltest.Download(t, be, p.W)
 		for i := range v {
 			v[i] += float32(math.Sin(float64(i+1))) * 0.1
 		}
@@ -89,7 +90,7 @@ func TestProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range a.Model.Params {
-		if p.Derived && !slices.Equal(download(t, be, p.W), theta0[i]) {
+		if p.Derived && !slices.Equal(kerneltest.Download(t, be, p.W), theta0[i]) {
 			t.Errorf("%s: θ_d = 0 does not give θ0 back", p.Name)
 		}
 	}

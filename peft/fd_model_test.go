@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -47,7 +48,7 @@ func TestModelFiniteDifferences(t *testing.T) {
 				if !a.isAdded(p.Name) {
 					continue // unfrozen base tensors are covered by t5's checks
 				}
-				w := download(t, be, p.W)
+				w := kerneltest.Download(t, be, p.W)
 				for i := range w {
 					w[i] += float32(0.05 * rng.NormFloat64())
 				}
@@ -85,7 +86,7 @@ func TestModelFiniteDifferences(t *testing.T) {
 				if len(g) != p.Len() {
 					t.Fatalf("%s: gradient of %d elements, want %d", p.Name, len(g), p.Len())
 				}
-				gmax := maxAbs(g)
+				gmax := kerneltest.MaxAbs(g)
 				// The entry with the largest gradient and three random ones.
 				idx := []int{0}
 				for i, v := range g {
@@ -96,7 +97,7 @@ func TestModelFiniteDifferences(t *testing.T) {
 				for range 3 {
 					idx = append(idx, rng.IntN(len(g)))
 				}
-				w := download(t, be, p.W)
+				w := kerneltest.Download(t, be, p.W)
 				for _, i := range idx {
 					orig := w[i]
 					w[i] = orig + h

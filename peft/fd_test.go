@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -187,11 +188,11 @@ func TestAdapterFiniteDifferences(t *testing.T) {
 				}
 				return worst
 			}
-			worst := check("x", x, download(t, be, dy))
+			worst := check("x", x, kerneltest.Download(t, be, dy))
 			n := 0
 			for p, v := range ref.p {
 				if !isLayerNorm(p.Name) {
-					worst = max(worst, check(p.Name, v, download(t, be, p.G)))
+					worst = max(worst, check(p.Name, v, kerneltest.Download(t, be, p.G)))
 					n++
 				}
 			}

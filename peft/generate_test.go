@@ -3,6 +3,7 @@ package peft
 import (
 	"testing"
 
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -35,7 +36,7 @@ func TestGenerate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				lg := download(t, be, ps.Logits)
+				lg := kerneltest.Download(t, be, ps.Logits)
 				ps.Release()
 				for b := range dec {
 					row := lg[(b*step+step-1)*V : (b*step+step)*V]

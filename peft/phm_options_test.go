@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -195,7 +196,7 @@ func TestPHMOptionsFiniteDifferences(t *testing.T) {
 					}
 				}
 			}
-			check("x", x, download(t, be, dy))
+			check("x", x, kerneltest.Download(t, be, dy))
 			var names []string
 			for _, p := range a.Trainables {
 				if isLayerNorm(p.Name) {
@@ -203,14 +204,14 @@ func TestPHMOptionsFiniteDifferences(t *testing.T) {
 				}
 				// Tensors of other sites have no gradient from this one.
 				if strings.Contains(p.Name, "adapter_controller") && !strings.HasPrefix(p.Name, site.Prefix()) {
-					for i, g := range download(t, be, p.G) {
+					for i, g := range kerneltest.Download(t, be, p.G) {
 						if g != 0 {
 							t.Fatalf("%s[%d]: gradient %g from a site that did not run", p.Name, i, g)
 						}
 					}
 					continue
 				}
-				check(p.Name, ref.p[p], download(t, be, p.G))
+				check(p.Name, ref.p[p], kerneltest.Download(t, be, p.G))
 				names = append(names, p.Name)
 			}
 			if len(names) == 0 {
@@ -259,7 +260,7 @@ func TestPHMOptionsForward(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					got := download(t, be, y)
+					got := kerneltest.Download(t, be, y)
 					st.Release()
 					be.Free(y)
 					want := ref.forward(l, x, rows)

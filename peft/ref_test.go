@@ -76,47 +76,6 @@ func readJSON(t testing.TB, path string, v any) {
 	}
 }
 
-func download(t testing.TB, be kernels.Backend, b kernels.Buffer) []float32 {
-	t.Helper()
-	out := make([]float32, b.Len())
-	if err := be.Download(out, b); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// closeTo checks |got−want| ≤ abs + rel·|want| elementwise and returns the
-// largest |Δ|.
-func closeTo(t *testing.T, name string, got, want []float32, abs, rel float64) float64 {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
-	}
-	worst, bad := 0.0, 0
-	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		worst = max(worst, d)
-		if !(d <= abs+rel*math.Abs(float64(want[i]))) {
-			if bad < 3 {
-				t.Errorf("%s[%d] = %g, want %g (|Δ| %.3g)", name, i, got[i], want[i], d)
-			}
-			bad++
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%s: %d of %d values out of tolerance", name, bad, len(got))
-	}
-	return worst
-}
-
-func maxAbs(v []float32) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = max(m, math.Abs(float64(x)))
-	}
-	return m
-}
-
 // TestReference checks every supported method against the official
 // code's reference case: the trainable tensors and their count, logits,
 // encoder output and loss, the gradient of every trainable tensor, and the
@@ -158,7 +117,7 @@ func TestReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				dl := closeTo(t, "logits", download(t, be, ps.Logits), wl, 1e-5, 1e-4)
+				dl := kerneltest.CloseTo(t, "logits", kerneltest.Download(t, be, ps.Logits), wl, 1e-5, 1e-4)
 				S := batch.S
 				if meth == PromptTuning {
 					S += a.Config.PrefixDim
@@ -167,7 +126,7 @@ func TestReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				dh := closeTo(t, "encoder_last_hidden_state", download(t, be, ps.EncoderOut), wh, 1e-5, 1e-4)
+				dh := kerneltest.CloseTo(t, "encoder_last_hidden_state", kerneltest.Download(t, be, ps.EncoderOut), wh, 1e-5, 1e-4)
 				wloss, err := exp.Float32("loss", []int{})
 				if err != nil {
 					t.Fatal(err)
@@ -190,9 +149,9 @@ func TestReference(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					got := download(t, be, p.G)
-					scale := maxAbs(want)
-					d := closeTo(t, "grad/"+p.Name, got, want, 1e-4*scale+1e-6, 0)
+					got := kerneltest.Download(t, be, p.G)
+					scale := kerneltest.MaxAbs(want)
+					d := kerneltest.CloseTo(t, "grad/"+p.Name, got, want, 1e-4*scale+1e-6, 0)
 					if scale > 1e-6 { // BitFit k.bias gradients are float32 noise
 						worstRel = max(worstRel, d/scale)
 					}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -26,7 +27,7 @@ func (e *emuFastfood) down(b kernels.Buffer) []float32 {
 	if b == nil {
 		return nil
 	}
-	return download(e.t, e.Backend, b)
+	return kerneltest.Download(e.t, e.Backend, b)
 }
 
 // fwhtRef is the unnormalised transform by its definition's butterflies.
@@ -147,7 +148,7 @@ func saidStep(t *testing.T, be kernels.Backend, theta, lambda []float32) (a *App
 		t.Fatal(err)
 	}
 	for _, p := range a.said.base {
-		w = append(w, download(t, be, p.W))
+		w = append(w, kerneltest.Download(t, be, p.W))
 	}
 	ps, err := m.Forward(batch, true)
 	if err != nil {
@@ -163,7 +164,7 @@ func saidStep(t *testing.T, be kernels.Backend, theta, lambda []float32) (a *App
 	if err := a.Pullback(); err != nil {
 		t.Fatal(err)
 	}
-	return a, w, download(t, be, a.said.theta.G), download(t, be, a.said.lambda.G), ps.Loss
+	return a, w, kerneltest.Download(t, be, a.said.theta.G), kerneltest.Download(t, be, a.said.lambda.G), ps.Loss
 }
 
 // checkSAIDDevice runs saidStep on the cpu backend (the host path) and on
@@ -191,12 +192,12 @@ func checkSAIDDevice(t *testing.T, dev kernels.Backend) {
 		t.Fatal("the FastfoodBackend did not take the device path")
 	}
 	for i, p := range ah.said.base {
-		closeTo(t, p.Name, wd[i], wh[i], 1e-6, 1e-5)
+		kerneltest.CloseTo(t, p.Name, wd[i], wh[i], 1e-6, 1e-5)
 	}
 	if d := math.Abs(lossD - lossH); d > 1e-5*math.Abs(lossH)+1e-6 {
 		t.Errorf("loss %v on the device path, %v on the host path", lossD, lossH)
 	}
-	t.Logf("worst dθ_d %.3g, dλ %.3g (relative to the largest)", closeTo(t, "dθ_d", dtd, dth, 1e-5*maxAbs(dth), 0)/maxAbs(dth), closeTo(t, "dλ", dld, dlh, 1e-5*maxAbs(dlh), 0)/maxAbs(dlh))
+	t.Logf("worst dθ_d %.3g, dλ %.3g (relative to the largest)", kerneltest.CloseTo(t, "dθ_d", dtd, dth, 1e-5*kerneltest.MaxAbs(dth), 0)/kerneltest.MaxAbs(dth), kerneltest.CloseTo(t, "dλ", dld, dlh, 1e-5*kerneltest.MaxAbs(dlh), 0)/kerneltest.MaxAbs(dlh))
 	if dlh[len(dlh)-1] != 0 || dld[len(dld)-1] != 0 {
 		t.Errorf("gradient of the unused λ entry: %v (host), %v (device), want 0", dlh[len(dlh)-1], dld[len(dld)-1])
 	}
@@ -212,7 +213,7 @@ func checkSAIDDevice(t *testing.T, dev kernels.Backend) {
 	}
 	ref, _ := loadBase(t, dev)
 	for _, n := range names {
-		got, want := download(t, dev, m.Param(n).W), download(t, dev, ref.Param(n).W)
+		got, want := kerneltest.Download(t, dev, m.Param(n).W), kerneltest.Download(t, dev, ref.Param(n).W)
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("%s[%d] = %v after remove, want θ0 %v", n, i, got[i], want[i])

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -30,7 +31,7 @@ func logits(t *testing.T, m *t5.Model, b t5.Batch) []float32 {
 		t.Fatal(err)
 	}
 	defer ps.Release()
-	return download(t, m.Backend, ps.Logits)
+	return kerneltest.Download(t, m.Backend, ps.Logits)
 }
 
 // TestSaveLoad trains every method one step from a fresh (seeded)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/compacter-go/compacter/kernels"
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
 // seqLogProbs scores, by teacher-forced Forward passes and a float64
@@ -26,7 +27,7 @@ func seqLogProbs(t *testing.T, m *Model, be kernels.Backend, batch Batch, rows [
 		if err != nil {
 			t.Fatal(err)
 		}
-		logits := download(t, be, ps.Logits)
+		logits := kerneltest.Download(t, be, ps.Logits)
 		ps.Release()
 		for p, tok := range toks {
 			logSoftmax64(logp, logits[p*V:(p+1)*V])
@@ -130,7 +131,7 @@ func testBeamExhaustive(t *testing.T, c string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logits := download(t, be, ps.Logits)
+		logits := kerneltest.Download(t, be, ps.Logits)
 		ps.Release()
 		logSoftmax64(logp, logits[:V])
 		first := slices.Clone(logp)

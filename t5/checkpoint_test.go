@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
 func copyCase(t *testing.T, c string) string {
@@ -110,7 +112,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Errorf("%s: config %+v after round trip, want %+v", c, m2.Config, m.Config)
 		}
 		for i, p := range m.Params {
-			if !slices.Equal(download(t, be, p.W), download(t, be, m2.Params[i].W)) {
+			if !slices.Equal(kerneltest.Download(t, be, p.W), kerneltest.Download(t, be, m2.Params[i].W)) {
 				t.Errorf("%s: %s differs after round trip", c, p.Name)
 			}
 		}
@@ -169,7 +171,7 @@ func TestShardedCheckpoint(t *testing.T) {
 	}
 	defer m2.Close()
 	for i, p := range m.Params {
-		if !slices.Equal(download(t, be, p.W), download(t, be, m2.Params[i].W)) {
+		if !slices.Equal(kerneltest.Download(t, be, p.W), kerneltest.Download(t, be, m2.Params[i].W)) {
 			t.Errorf("%s differs after sharded load", p.Name)
 		}
 	}

@@ -206,7 +206,7 @@ func TestFiniteDifferences(t *testing.T) {
 			}
 			ref := &refModel{cfg: m.Config, p: map[string][]float64{}, drop: tc.drop, seed: seed}
 			for _, p := range m.Params {
-				ref.p[p.Name] = kerneltest.F64(download(t, be, p.W))
+				ref.p[p.Name] = kerneltest.F64(kerneltest.Download(t, be, p.W))
 			}
 			if err := m.ZeroGrad(); err != nil {
 				t.Fatal(err)
@@ -236,7 +236,7 @@ func TestFiniteDifferences(t *testing.T) {
 			worst := 0.0
 			checked := 0
 			for _, p := range m.Params {
-				g := download(t, be, p.G)
+				g := kerneltest.Download(t, be, p.G)
 				gmax, imax := 0.0, 0
 				for i, v := range g {
 					if math.Abs(float64(v)) > gmax {

@@ -3,6 +3,8 @@ package t5
 import (
 	"slices"
 	"testing"
+
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
 // Greedy decoding with the cache must give the tokens of greedy decoding by
@@ -29,7 +31,7 @@ func TestGenerateMatchesFullForward(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					logits := download(t, be, ps.Logits)
+					logits := kerneltest.Download(t, be, ps.Logits)
 					ps.Release()
 					next := int32(argmax(logits[(len(prefix)-1)*V:]))
 					want = append(want, next)
@@ -80,7 +82,7 @@ func TestCachedStepLogits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			full := download(t, be, ps.Logits)
+			full := kerneltest.Download(t, be, ps.Logits)
 			ps.Release()
 			gp := &Pass{m: m, batch: Batch{B: batch.B, S: batch.S, T: 1, InputIDs: batch.InputIDs, AttentionMask: batch.AttentionMask}}
 			defer gp.Release()
@@ -100,7 +102,7 @@ func TestCachedStepLogits(t *testing.T) {
 				}
 				for b := 0; b < batch.B; b++ {
 					want := full[(b*batch.T+step)*V : (b*batch.T+step+1)*V]
-					closeTo(t, "cached logits", logits[b*V:(b+1)*V], want, 1e-5, 1e-4)
+					kerneltest.CloseTo(t, "cached logits", logits[b*V:(b+1)*V], want, 1e-5, 1e-4)
 				}
 			}
 		})

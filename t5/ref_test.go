@@ -44,47 +44,6 @@ func loadRef(t testing.TB, be kernels.Backend, c string) (*Model, Batch, *Tensor
 	return m, batch, exp
 }
 
-func download(t testing.TB, be kernels.Backend, b kernels.Buffer) []float32 {
-	t.Helper()
-	out := make([]float32, b.Len())
-	if err := be.Download(out, b); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// closeTo checks |got−want| ≤ abs + rel·|want| elementwise and returns the
-// largest |Δ|.
-func closeTo(t *testing.T, name string, got, want []float32, abs, rel float64) float64 {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
-	}
-	worst, bad := 0.0, 0
-	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		worst = max(worst, d)
-		if !(d <= abs+rel*math.Abs(float64(want[i]))) {
-			if bad < 3 {
-				t.Errorf("%s[%d] = %g, want %g (|Δ| %.3g)", name, i, got[i], want[i], d)
-			}
-			bad++
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%s: %d of %d values out of tolerance", name, bad, len(got))
-	}
-	return worst
-}
-
-func maxAbs(v []float32) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = max(m, math.Abs(float64(x)))
-	}
-	return m
-}
-
 func TestForwardMatchesReference(t *testing.T) {
 	for _, bn := range kerneltest.Backends() {
 		for _, c := range refCases {
@@ -100,12 +59,12 @@ func TestForwardMatchesReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				dl := closeTo(t, "logits", download(t, be, ps.Logits), wl, 1e-5, 1e-4)
+				dl := kerneltest.CloseTo(t, "logits", kerneltest.Download(t, be, ps.Logits), wl, 1e-5, 1e-4)
 				wh, err := exp.Float32("encoder_last_hidden_state", []int{batch.B, batch.S, m.Config.DModel})
 				if err != nil {
 					t.Fatal(err)
 				}
-				dh := closeTo(t, "encoder_last_hidden_state", download(t, be, ps.EncoderOut), wh, 1e-5, 1e-4)
+				dh := kerneltest.CloseTo(t, "encoder_last_hidden_state", kerneltest.Download(t, be, ps.EncoderOut), wh, 1e-5, 1e-4)
 				wloss, err := exp.Float32("loss", []int{})
 				if err != nil {
 					t.Fatal(err)
@@ -149,8 +108,8 @@ func TestGradientsMatchReference(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					ref := maxAbs(want)
-					d := closeTo(t, p.Name, download(t, be, p.G), want, 1e-4*ref+1e-6, 0)
+					ref := kerneltest.MaxAbs(want)
+					d := kerneltest.CloseTo(t, p.Name, kerneltest.Download(t, be, p.G), want, 1e-4*ref+1e-6, 0)
 					if r := d / ref; r > worst {
 						worst, worstName = r, p.Name
 					}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
 // A sharded save loads back to identical weights and logits, in the
@@ -109,7 +111,7 @@ func TestSaveShardedRoundTrip(t *testing.T) {
 				t.Errorf("config %+v after round trip, want %+v", m2.Config, m.Config)
 			}
 			for i, p := range m.Params {
-				if !slices.Equal(download(t, be, p.W), download(t, be, m2.Params[i].W)) {
+				if !slices.Equal(kerneltest.Download(t, be, p.W), kerneltest.Download(t, be, m2.Params[i].W)) {
 					t.Errorf("%s differs after round trip", p.Name)
 				}
 			}
@@ -123,7 +125,7 @@ func TestSaveShardedRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ps2.Release()
-			if !slices.Equal(download(t, be, ps1.Logits), download(t, be, ps2.Logits)) {
+			if !slices.Equal(kerneltest.Download(t, be, ps1.Logits), kerneltest.Download(t, be, ps2.Logits)) {
 				t.Error("logits differ after a sharded round trip")
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
 func TestTrainingMatchesReference(t *testing.T) {
@@ -71,7 +73,7 @@ func TestGradientAccumulationAndClipping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g1 := download(t, be, m.shared.G)
+	g1 := kerneltest.Download(t, be, m.shared.G)
 	r2, err := tr.Step([]Batch{batch, batch})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +81,7 @@ func TestGradientAccumulationAndClipping(t *testing.T) {
 	if math.Abs(r1.Loss-r2.Loss) > 1e-6 || math.Abs(r1.GradNorm-r2.GradNorm) > 1e-5*r1.GradNorm {
 		t.Errorf("accumulated step: loss %v norm %v, single: loss %v norm %v", r2.Loss, r2.GradNorm, r1.Loss, r1.GradNorm)
 	}
-	closeTo(t, "accumulated gradient", download(t, be, m.shared.G), g1, 1e-7, 1e-5)
+	kerneltest.CloseTo(t, "accumulated gradient", kerneltest.Download(t, be, m.shared.G), g1, 1e-7, 1e-5)
 
 	// Clipping to half the norm halves every gradient.
 	tr.cfg.MaxGradNorm = r1.GradNorm / 2
@@ -90,7 +92,7 @@ func TestGradientAccumulationAndClipping(t *testing.T) {
 	for i, g := range g1 {
 		half[i] = g / 2
 	}
-	closeTo(t, "clipped gradient", download(t, be, m.shared.G), half, 1e-7, 1e-5)
+	kerneltest.CloseTo(t, "clipped gradient", kerneltest.Download(t, be, m.shared.G), half, 1e-7, 1e-5)
 	norm, err := tr.GradNorm()
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ func testFrozen(t *testing.T, trainable string) {
 		if frozen(p.Name) != p.Frozen() {
 			t.Fatalf("%s: Frozen() = %v", p.Name, p.Frozen())
 		}
-		before[p.Name] = download(t, be, p.W)
+		before[p.Name] = kerneltest.Download(t, be, p.W)
 	}
 	tr, err := NewTrainer(m, TrainConfig{LR: 0})
 	if err != nil {
@@ -152,7 +154,7 @@ func testFrozen(t *testing.T, trainable string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeTo(t, p.Name, download(t, be, p.G), want, 1e-4*maxAbs(want)+1e-6, 0)
+		kerneltest.CloseTo(t, p.Name, kerneltest.Download(t, be, p.G), want, 1e-4*kerneltest.MaxAbs(want)+1e-6, 0)
 	}
 	// One step with a real LR moves only the trainable parameters.
 	tr.cfg.LR = 1e-2
@@ -160,7 +162,7 @@ func testFrozen(t *testing.T, trainable string) {
 		t.Fatal(err)
 	}
 	for _, p := range m.Params {
-		after := download(t, be, p.W)
+		after := kerneltest.Download(t, be, p.W)
 		same := true
 		for i := range after {
 			if after[i] != before[p.Name][i] {
@@ -209,7 +211,7 @@ func trainRun(t *testing.T, steps int, weights map[string][]float32, st *TrainSt
 	}
 	w := map[string][]float32{}
 	for _, p := range m.Params {
-		w[p.Name] = download(t, be, p.W)
+		w[p.Name] = kerneltest.Download(t, be, p.W)
 	}
 	out, err := tr.State()
 	if err != nil {
@@ -280,14 +282,14 @@ func TestBackwardUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return r, download(t, be, m.shared.W), tr
+			return r, kerneltest.Download(t, be, m.shared.W), tr
 		}
-		before := download(t, be, m.shared.W)
+		before := kerneltest.Download(t, be, m.shared.W)
 		r, err := tr.Backward([]Batch{batch})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(before, download(t, be, m.shared.W)) || tr.Steps() != 0 || m.shared.M != nil {
+		if !slices.Equal(before, kerneltest.Download(t, be, m.shared.W)) || tr.Steps() != 0 || m.shared.M != nil {
 			t.Errorf("Backward changed the model or trainer (steps %d)", tr.Steps())
 		}
 		if err := tr.Update(); err != nil {
@@ -296,7 +298,7 @@ func TestBackwardUpdate(t *testing.T) {
 		if err := tr.Update(); err == nil {
 			t.Error("a second Update without Backward succeeded")
 		}
-		return r, download(t, be, m.shared.W), tr
+		return r, kerneltest.Download(t, be, m.shared.W), tr
 	}
 	r1, w1, _ := run(false)
 	r2, w2, tr := run(true)
@@ -341,7 +343,7 @@ func TestSetStateErrors(t *testing.T) {
 	if err := tr.SetState(TrainState{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := download(t, be, m.shared.M); slices.Max(got) != 0 || slices.Min(got) != 0 || tr.Steps() != 0 {
+	if got := kerneltest.Download(t, be, m.shared.M); slices.Max(got) != 0 || slices.Min(got) != 0 || tr.Steps() != 0 {
 		t.Errorf("moments after a reset: [%v, %v], steps %d", slices.Min(got), slices.Max(got), tr.Steps())
 	}
 }

@@ -406,3 +406,46 @@ func Backends() []string {
 	}
 	return names
 }
+
+// Download copies buf to a new slice, failing the test on error.
+func Download(t testing.TB, be kernels.Backend, buf kernels.Buffer) []float32 {
+	t.Helper()
+	out := make([]float32, buf.Len())
+	if err := be.Download(out, buf); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// CloseTo checks |got−want| ≤ abs + rel·|want| elementwise, reports the
+// first few violations and their count, and returns the largest |Δ|.
+func CloseTo(t testing.TB, name string, got, want []float32, abs, rel float64) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	worst, bad := 0.0, 0
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		worst = max(worst, d)
+		if !(d <= abs+rel*math.Abs(float64(want[i]))) {
+			if bad < 3 {
+				t.Errorf("%s[%d] = %g, want %g (|Δ| %.3g)", name, i, got[i], want[i], d)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d values out of tolerance", name, bad, len(got))
+	}
+	return worst
+}
+
+// MaxAbs returns max |v[i]| (0 for an empty slice).
+func MaxAbs(v []float32) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, math.Abs(float64(x)))
+	}
+	return m
+}
