@@ -142,33 +142,7 @@ func TestAdapterFiniteDifferences(t *testing.T) {
 			l := h.layers[site]
 			const rows = 3
 			d := cfg.DModel
-			x32, c32 := make([]float32, rows*d), make([]float32, rows*d)
-			x, cv := make([]float64, rows*d), make([]float64, rows*d)
-			for i := range x32 {
-				x32[i], c32[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
-				x[i], cv[i] = float64(x32[i]), float64(c32[i])
-			}
-			y, _ := be.Alloc(kernels.Float32, rows*d)
-			dy, _ := be.Alloc(kernels.Float32, rows*d)
-			defer be.Free(y)
-			defer be.Free(dy)
-			if err := be.Upload(y, x32); err != nil {
-				t.Fatal(err)
-			}
-			if err := m.ZeroGrad(); err != nil {
-				t.Fatal(err)
-			}
-			st, err := h.Forward(site, y, rows)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Release()
-			if err := be.Upload(dy, c32); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Backward(dy); err != nil {
-				t.Fatal(err)
-			}
+			x, cv, dx := runSite(t, m, site, rows, d, r)
 			const eps = 1e-6
 			check := func(name string, v []float64, got []float32) float64 {
 				worst := 0.0
@@ -188,7 +162,7 @@ func TestAdapterFiniteDifferences(t *testing.T) {
 				}
 				return worst
 			}
-			worst := check("x", x, kerneltest.Download(t, be, dy))
+			worst := check("x", x, dx)
 			n := 0
 			for p, v := range ref.p {
 				if !isLayerNorm(p.Name) {
@@ -202,4 +176,48 @@ func TestAdapterFiniteDifferences(t *testing.T) {
 			t.Logf("max |Δ|/(1+|fd|) %.2g", worst)
 		})
 	}
+}
+
+// runSite runs one forward and backward of the adapter hook of m at site on
+// rows random rows of width d, with a random cotangent, both drawn from r.
+// It returns the input and the cotangent in float64 and the input gradient
+// the backward wrote; the method's parameter gradients are left in their
+// buffers (zeroed before the pass).
+func runSite(t *testing.T, m *t5.Model, site t5.Site, rows, d int, r *rand.Rand) (x, cv []float64, dx []float32) {
+	t.Helper()
+	be, h := m.Backend, m.Hook().(*adapterHook)
+	x32, c32 := make([]float32, rows*d), make([]float32, rows*d)
+	x, cv = make([]float64, rows*d), make([]float64, rows*d)
+	for i := range x32 {
+		x32[i], c32[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		x[i], cv[i] = float64(x32[i]), float64(c32[i])
+	}
+	y, err := be.Alloc(kernels.Float32, rows*d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Free(y)
+	dy, err := be.Alloc(kernels.Float32, rows*d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Free(dy)
+	if err := be.Upload(y, x32); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ZeroGrad(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.Forward(site, y, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Release()
+	if err := be.Upload(dy, c32); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Backward(dy); err != nil {
+		t.Fatal(err)
+	}
+	return x, cv, kerneltest.Download(t, be, dy)
 }

@@ -151,33 +151,7 @@ func TestPHMOptionsFiniteDifferences(t *testing.T) {
 			const rows = 3
 			d := optCfg.DModel
 			r := rand.New(rand.NewPCG(3, 4))
-			x32, c32 := make([]float32, rows*d), make([]float32, rows*d)
-			x, cv := make([]float64, rows*d), make([]float64, rows*d)
-			for i := range x32 {
-				x32[i], c32[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
-				x[i], cv[i] = float64(x32[i]), float64(c32[i])
-			}
-			y, _ := be.Alloc(kernels.Float32, rows*d)
-			dy, _ := be.Alloc(kernels.Float32, rows*d)
-			defer be.Free(y)
-			defer be.Free(dy)
-			if err := be.Upload(y, x32); err != nil {
-				t.Fatal(err)
-			}
-			if err := m.ZeroGrad(); err != nil {
-				t.Fatal(err)
-			}
-			st, err := h.Forward(site, y, rows)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Release()
-			if err := be.Upload(dy, c32); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Backward(dy); err != nil {
-				t.Fatal(err)
-			}
+			x, cv, dx := runSite(t, m, site, rows, d, r)
 			const eps = 1e-6
 			worst := 0.0
 			check := func(name string, v []float64, got []float32) {
@@ -196,7 +170,7 @@ func TestPHMOptionsFiniteDifferences(t *testing.T) {
 					}
 				}
 			}
-			check("x", x, kerneltest.Download(t, be, dy))
+			check("x", x, dx)
 			var names []string
 			for _, p := range a.Trainables {
 				if isLayerNorm(p.Name) {
