@@ -17,34 +17,7 @@ import (
 // RSS (ru_maxrss: Go heap including garbage not yet collected, binary,
 // stacks; run one benchmark per process for it to mean one pass).
 func benchStepMedian(b *testing.B, preset string, train bool) {
-	const B, S = 8, 128
-	m, be := benchModel(b, preset)
-	if !train {
-		if err := m.Freeze(func(string) bool { return true }, true); err != nil {
-			b.Fatal(err)
-		}
-	}
-	batch := benchBatch(m.Config, B, S, S)
-	tr, err := NewTrainer(m, TrainConfig{LR: 1e-4, MaxGradNorm: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tr.Close()
-	step := func() {
-		if train {
-			if _, err := tr.Step([]Batch{batch}); err != nil {
-				b.Fatal(err)
-			}
-			return
-		}
-		ps, err := m.Forward(batch, false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := ps.Release(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	_, be, step := benchStepper(b, preset, train)
 	step() // warm-up: optimizer state
 	be.ResetPeak()
 	var times []float64
@@ -59,7 +32,7 @@ func benchStepMedian(b *testing.B, preset string, train bool) {
 		med = (med + times[len(times)/2-1]) / 2
 	}
 	b.ReportMetric(med, "s/step")
-	b.ReportMetric(float64(B*S)/med, "tok/s")
+	b.ReportMetric(float64(benchB*benchS)/med, "tok/s")
 	b.ReportMetric(float64(be.Mem().Peak)/(1<<20), "peak-MiB")
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {

@@ -43,22 +43,27 @@ func benchModel(b *testing.B, preset string) (*Model, kernels.Backend) {
 	return m, be
 }
 
-// Tokens per second count the B·S encoder tokens of a step (T = S).
-func benchStep(b *testing.B, preset string, train bool) {
-	const B, S = 8, 128
+// benchB and benchS are the batch of the step benchmarks: B sequences of S
+// encoder and S decoder tokens.
+const benchB, benchS = 8, 128
+
+// benchStepper returns a model of the preset on the benchmark backend and
+// a function that runs one training step (or, without train, one forward
+// of the frozen model) on a fixed random batch.
+func benchStepper(b *testing.B, preset string, train bool) (*Model, kernels.Backend, func()) {
 	m, be := benchModel(b, preset)
 	if !train {
 		if err := m.Freeze(func(string) bool { return true }, true); err != nil {
 			b.Fatal(err)
 		}
 	}
-	batch := benchBatch(m.Config, B, S, S)
+	batch := benchBatch(m.Config, benchB, benchS, benchS)
 	tr, err := NewTrainer(m, TrainConfig{LR: 1e-4, MaxGradNorm: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tr.Close()
-	step := func() {
+	b.Cleanup(func() { tr.Close() })
+	return m, be, func() {
 		if train {
 			if _, err := tr.Step([]Batch{batch}); err != nil {
 				b.Fatal(err)
@@ -69,8 +74,15 @@ func benchStep(b *testing.B, preset string, train bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ps.Release()
+		if err := ps.Release(); err != nil {
+			b.Fatal(err)
+		}
 	}
+}
+
+// Tokens per second count the B·S encoder tokens of a step (T = S).
+func benchStep(b *testing.B, preset string, train bool) {
+	m, be, step := benchStepper(b, preset, train)
 	step()                     // warm-up: optimizer state, pools
 	resident := be.Mem().InUse // weights, gradients, AdamW moments
 	be.ResetPeak()
@@ -80,7 +92,7 @@ func benchStep(b *testing.B, preset string, train bool) {
 		step()
 	}
 	el := time.Since(start).Seconds()
-	b.ReportMetric(float64(b.N*B*S)/el, "tok/s")
+	b.ReportMetric(float64(b.N*benchB*benchS)/el, "tok/s")
 	b.ReportMetric(float64(be.Mem().Peak)/(1<<20), "peak-MiB")
 	// Peak memory by class: weights, gradients and AdamW moments follow from
 	// the parameter count; the rest of the peak is the pass's activations
