@@ -52,7 +52,7 @@ func (b *Backend) ffSharedScatterBlocks(l, m int) (int, bool) {
 
 // ffArgs are the resolved device addresses of a Fastfood call.
 type ffArgs struct {
-	gauss, x, out, base, alpha, dot, with uint64
+	gauss, lanes, x, out, base, alpha, dot, with uint64
 }
 
 // ffPrepare validates p, resolves its buffers and returns the scratch
@@ -66,11 +66,11 @@ func (b *Backend) ffPrepare(p kernels.FastfoodParams, adjoint bool) (ffArgs, ker
 	if adjoint {
 		op = "fastfood adjoint"
 	}
-	ps, err := b.ptrs(op, p.Gauss, p.X, p.Out, p.Base, p.Alpha, p.Dot, p.DotWith, p.Scratch)
+	ps, err := b.ptrs(op, p.Gauss, p.Lanes, p.X, p.Out, p.Base, p.Alpha, p.Dot, p.DotWith, p.Scratch)
 	if err != nil {
 		return a, nil, nil, err
 	}
-	a = ffArgs{gauss: ps[0], x: ps[1], out: ps[2], base: ps[3], alpha: ps[4], dot: ps[5], with: ps[6]}
+	a = ffArgs{gauss: ps[0], lanes: ps[1], x: ps[2], out: ps[3], base: ps[4], alpha: ps[5], dot: ps[6], with: ps[7]}
 	n := p.Seed.ScratchLen()
 	if p.Scratch != nil {
 		return a, p.Scratch.Slice(0, n), func(*error) {}, nil
@@ -95,12 +95,20 @@ func (b *Backend) ffLaunch(name string, n int64, args ...any) error {
 	return nil
 }
 
-// ffIndexArgs returns the constants of Π and G in the kernels' argument
-// order (a0, k0, a1, mask, shift, kg, mm).
-func ffIndexArgs(s kernels.FastfoodSeed) []any {
-	mask := uint32(1)<<uint(s.LogL) - 1
+// ffIndexArgs returns the name suffix of the gather and scatter kernels of
+// s's state version ("" or "2") and the arguments that follow their
+// buffers: the lane table (version 2), L and the constants of Π and G in
+// the kernels' order (a0, k0, a1, mask, shift, kg, mm, and for version 2
+// kb, c, a2, a3, shift2, a4, a5).
+func ffIndexArgs(s kernels.FastfoodSeed, lanes uint64) (string, []any) {
 	mm := uint32(1)<<uint(s.LogM) - 1
-	return []any{s.A0, s.K0, s.A1, mask, s.Shift, s.KG, mm}
+	if s.Version != 2 {
+		mask := uint32(1)<<uint(s.LogL) - 1
+		return "", []any{int64(s.L()), s.A0, s.K0, s.A1, mask, s.Shift, s.KG, mm}
+	}
+	bmask := uint32(1)<<uint(s.LogL-s.BlockLog) - 1
+	return "2", []any{lanes, int64(s.L()), s.A0, s.K0, s.A1, bmask, s.Shift, s.KG, mm, s.KB, uint32(s.BlockLog),
+		s.A2, s.A3, s.Shift2, s.A4, s.A5}
 }
 
 // Fastfood sets p.Out = p.Base + p.Alpha·P(p.X) for the seeded projection
@@ -130,8 +138,8 @@ func (b *Backend) Fastfood(p kernels.FastfoodParams) (err error) {
 		return err
 	}
 	// v = G Π (H_L B pad(x)), reading H_L B pad(x) periodically from u.
-	args := append([]any{pv, pu, a.gauss, int64(l)}, ffIndexArgs(s)...)
-	if err := b.ffLaunch("ff_gather", int64(l), args...); err != nil {
+	ver, idx := ffIndexArgs(s, a.lanes)
+	if err := b.ffLaunch("ff_gather"+ver, int64(l), append([]any{pv, pu, a.gauss}, idx...)...); err != nil {
 		return err
 	}
 	if err := b.FWHT(v, s.LogL, 1, false); err != nil {
@@ -170,16 +178,17 @@ func (b *Backend) FastfoodAdjoint(p kernels.FastfoodParams) (err error) {
 	if err := b.Fill(u, 0); err != nil {
 		return err
 	}
-	args := append([]any{pu, pz, a.gauss, int64(l)}, ffIndexArgs(s)...)
+	ver, idx := ffIndexArgs(s, a.lanes)
+	args := append([]any{pu, pz, a.gauss}, idx...)
 	if blocks, ok := b.ffSharedScatterBlocks(l, m); ok {
-		f, err := b.fn("fastfood", "ff_scatter_shared")
+		f, err := b.fn("fastfood", "ff_scatter"+ver+"_shared")
 		if err != nil {
 			return err
 		}
 		if err := b.launch(f, dim3{uint32(blocks), 1, 1}, dim3{512, 1, 1}, m*4, args...); err != nil {
 			return fmt.Errorf("cuda: fastfood adjoint: %w", err)
 		}
-	} else if err := b.ffLaunch("ff_scatter_global", int64(l), args...); err != nil {
+	} else if err := b.ffLaunch("ff_scatter"+ver+"_global", int64(l), args...); err != nil {
 		return err
 	}
 	// Out += Alpha·B H_m u over the first min(d, L) entries.

@@ -19,9 +19,9 @@ type ffCase struct {
 	seed kernels.FastfoodSeed
 }
 
-func newFFCase(tb testing.TB, d, dim int, seed uint64) ffCase {
+func newFFCase(tb testing.TB, d, dim int, seed uint64, v fastfood.StateVersion) ffCase {
 	tb.Helper()
-	p, err := fastfood.New(d, dim, seed)
+	p, err := fastfood.NewVersion(d, dim, seed, v)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -31,6 +31,29 @@ func newFFCase(tb testing.TB, d, dim int, seed uint64) ffCase {
 	}
 	return ffCase{p, s}
 }
+
+// ffTables uploads the quantile table of version v and, for StateV2, the
+// lane permutations (nil for StateV1).
+func ffTables(tb testing.TB, b *Backend, v fastfood.StateVersion) (gauss, lanes kernels.Buffer) {
+	tb.Helper()
+	gauss = upload(tb, b, fastfood.GaussTable(v))
+	if v != fastfood.StateV2 {
+		return gauss, nil
+	}
+	lt := fastfood.LaneTable()
+	lanes, err := b.Alloc(kernels.Int32, len(lt))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Free(lanes) })
+	if err := b.UploadInt32(lanes, lt); err != nil {
+		tb.Fatal(err)
+	}
+	return gauss, lanes
+}
+
+// ffVersions are the state versions the device tests cover.
+var ffVersions = []fastfood.StateVersion{fastfood.StateV1, fastfood.StateV2}
 
 func randVec(rng *rand.Rand, n int) []float32 {
 	x := make([]float32, n)
@@ -49,8 +72,14 @@ func ffTol(logL int) float64 { return 1e-5 * math.Max(1, math.Sqrt(float64(logL)
 // truncated), m from 1 to 2^16, both scatter kernels, with and without
 // base, alpha, dot and caller scratch.
 func TestFastfoodDevice(t *testing.T) {
+	for _, v := range ffVersions {
+		testFastfoodDevice(t, v)
+	}
+}
+
+func testFastfoodDevice(t *testing.T, v fastfood.StateVersion) {
 	b := gpuBackend(t)
-	gauss := upload(t, b, fastfood.GaussTable()[:])
+	gauss, lanes := ffTables(t, b, v)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := [][2]int{{1, 1}, {5, 1}, {7, 3}, {3, 1000}, {100, 1000}, {3000, 1000}, {1024, 1024}, {152, 32},
 		{100, 1 << 16}, {5, 100003}, {8192, 3 << 17}, {33000, 70000}, {20000, 589824}}
@@ -58,9 +87,9 @@ func TestFastfoodDevice(t *testing.T) {
 		sizes = append(sizes, [2]int{20000, 2359296})
 	}
 	for ci, sz := range sizes {
-		c := newFFCase(t, sz[0], sz[1], uint64(100+ci))
+		c := newFFCase(t, sz[0], sz[1], uint64(100+ci), v)
 		d, dim := sz[0], sz[1]
-		t.Run(fmt.Sprintf("d=%d/D=%d", d, dim), func(t *testing.T) {
+		t.Run(fmt.Sprintf("state=%v/d=%d/D=%d", v, d, dim), func(t *testing.T) {
 			x, y := randVec(rng, d), randVec(rng, dim)
 			base, out0 := randVec(rng, dim), randVec(rng, d)
 			for i := range base { // entries of P x are about √(d/D)·N(0, 1)
@@ -73,7 +102,7 @@ func TestFastfoodDevice(t *testing.T) {
 				t.Fatal(err)
 			}
 			dx, dout := upload(t, b, x), upload(t, b, make([]float32, dim))
-			if err := b.Fastfood(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: dx, Out: dout}); err != nil {
+			if err := b.Fastfood(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: dx, Out: dout}); err != nil {
 				t.Fatal(err)
 			}
 			px := download(t, b, dout)
@@ -87,7 +116,7 @@ func TestFastfoodDevice(t *testing.T) {
 			}
 			dbase, dalpha := upload(t, b, base), upload(t, b, []float32{alpha})
 			scratch := upload(t, b, make([]float32, c.seed.ScratchLen()+3))
-			if err := b.Fastfood(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: dx, Out: dbase, Base: dbase,
+			if err := b.Fastfood(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: dx, Out: dbase, Base: dbase,
 				Alpha: dalpha, Scratch: scratch}); err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +145,7 @@ func TestFastfoodDevice(t *testing.T) {
 			for _, mode := range []int{1, 2} {
 				ffForceScatter = mode
 				dOut, dDot := upload(t, b, out0), upload(t, b, []float32{0.5})
-				err := b.FastfoodAdjoint(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: dy, Out: dOut,
+				err := b.FastfoodAdjoint(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: dy, Out: dOut,
 					Alpha: dalpha, Dot: dDot, DotWith: dx})
 				ffForceScatter = 0
 				if err != nil {
@@ -136,7 +165,7 @@ func TestFastfoodDevice(t *testing.T) {
 			}
 			// The adjoint identity on the device: ⟨P x, y⟩ = ⟨x, Pᵀ y⟩.
 			dA := upload(t, b, make([]float32, d))
-			if err := b.FastfoodAdjoint(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: dy, Out: dA}); err != nil {
+			if err := b.FastfoodAdjoint(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: dy, Out: dA}); err != nil {
 				t.Fatal(err)
 			}
 			pty := download(t, b, dA)
@@ -160,19 +189,23 @@ func TestFastfoodDevice(t *testing.T) {
 // work, with the shared checks.
 func TestFastfoodErrors(t *testing.T) {
 	b := gpuBackend(t)
-	c := newFFCase(t, 10, 100, 1)
-	gauss := upload(t, b, fastfood.GaussTable()[:])
+	c := newFFCase(t, 10, 100, 1, fastfood.StateV1)
+	gauss, lanes := ffTables(t, b, fastfood.StateV1)
 	x, out := upload(t, b, make([]float32, 10)), upload(t, b, make([]float32, 100))
-	if err := b.Fastfood(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: out, Out: x}); err == nil {
+	if err := b.Fastfood(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: out, Out: x}); err == nil {
 		t.Error("forward with swapped lengths succeeded")
 	}
-	if err := b.FastfoodAdjoint(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: x, Out: out}); err == nil {
+	if err := b.FastfoodAdjoint(kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: x, Out: out}); err == nil {
 		t.Error("adjoint with swapped lengths succeeded")
 	}
 	bad := c.seed
 	bad.LogL++
-	if err := b.Fastfood(kernels.FastfoodParams{Seed: bad, Gauss: gauss, X: x, Out: out}); err == nil {
+	if err := b.Fastfood(kernels.FastfoodParams{Seed: bad, Gauss: gauss, Lanes: lanes, X: x, Out: out}); err == nil {
 		t.Error("forward with an inconsistent seed succeeded")
+	}
+	c2 := newFFCase(t, 10, 100, 1, fastfood.StateV2)
+	if err := b.Fastfood(kernels.FastfoodParams{Seed: c2.seed, Gauss: gauss, X: x, Out: out}); err == nil {
+		t.Error("version 2 forward with version 1's table and no lanes succeeded")
 	}
 }
 
@@ -185,42 +218,44 @@ func TestFastfoodErrors(t *testing.T) {
 //	go test -run '^$' -bench Fastfood -benchtime 20x ./cuda
 func BenchmarkFastfood(b *testing.B) {
 	bk := gpuBackend(b)
-	gauss := upload(b, bk, fastfood.GaussTable()[:])
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, sz := range []struct {
-		name string
-		dim  int
-	}{{"ln768", 768}, {"768x768", 768 * 768}, {"768x3072", 768 * 3072}, {"32128x768", 32128 * 768}} {
-		b.Run(sz.name, func(b *testing.B) {
-			c := newFFCase(b, 20000, sz.dim, 1)
-			x, y := upload(b, bk, randVec(rng, 20000)), upload(b, bk, randVec(rng, sz.dim))
-			out, dx := upload(b, bk, make([]float32, sz.dim)), upload(b, bk, make([]float32, 20000))
-			alpha, dot := upload(b, bk, []float32{1}), upload(b, bk, []float32{0})
-			scratch := upload(b, bk, make([]float32, c.seed.ScratchLen()))
-			fwd := kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: x, Out: out, Base: out, Alpha: alpha, Scratch: scratch}
-			adj := kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, X: y, Out: dx, Alpha: alpha, Dot: dot, DotWith: x, Scratch: scratch}
-			step := func() error {
-				if err := bk.Fastfood(fwd); err != nil {
-					return err
+	for _, v := range ffVersions {
+		gauss, lanes := ffTables(b, bk, v)
+		for _, sz := range []struct {
+			name string
+			dim  int
+		}{{"ln768", 768}, {"768x768", 768 * 768}, {"768x3072", 768 * 3072}, {"32128x768", 32128 * 768}} {
+			b.Run(fmt.Sprintf("state=%v/%s", v, sz.name), func(b *testing.B) {
+				c := newFFCase(b, 20000, sz.dim, 1, v)
+				x, y := upload(b, bk, randVec(rng, 20000)), upload(b, bk, randVec(rng, sz.dim))
+				out, dx := upload(b, bk, make([]float32, sz.dim)), upload(b, bk, make([]float32, 20000))
+				alpha, dot := upload(b, bk, []float32{1}), upload(b, bk, []float32{0})
+				scratch := upload(b, bk, make([]float32, c.seed.ScratchLen()))
+				fwd := kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: x, Out: out, Base: out, Alpha: alpha, Scratch: scratch}
+				adj := kernels.FastfoodParams{Seed: c.seed, Gauss: gauss, Lanes: lanes, X: y, Out: dx, Alpha: alpha, Dot: dot, DotWith: x, Scratch: scratch}
+				step := func() error {
+					if err := bk.Fastfood(fwd); err != nil {
+						return err
+					}
+					return bk.FastfoodAdjoint(adj)
 				}
-				return bk.FastfoodAdjoint(adj)
-			}
-			l := c.seed.L()
-			v := scratch.Slice(0, l)
-			two := func() error {
-				if err := bk.FWHT(v, c.seed.LogL, 1, false); err != nil {
-					return err
+				l := c.seed.L()
+				v := scratch.Slice(0, l)
+				two := func() error {
+					if err := bk.FWHT(v, c.seed.LogL, 1, false); err != nil {
+						return err
+					}
+					return bk.FWHT(v, c.seed.LogL, 1, false)
 				}
-				return bk.FWHT(v, c.seed.LogL, 1, false)
-			}
-			_ = timeOps(b, bk, 2, step) // warm-up: module loads
-			_ = timeOps(b, bk, 2, two)
-			b.ResetTimer()
-			tf := timeOps(b, bk, b.N, step)
-			b.StopTimer()
-			tw := timeOps(b, bk, b.N, two)
-			b.ReportMetric(16*float64(l)*float64(b.N)/tf.Seconds()/1e9, "GB/s")
-			b.ReportMetric(float64(tf)/float64(max(tw, time.Nanosecond)), "x_fwht2")
-		})
+				_ = timeOps(b, bk, 2, step) // warm-up: module loads
+				_ = timeOps(b, bk, 2, two)
+				b.ResetTimer()
+				tf := timeOps(b, bk, b.N, step)
+				b.StopTimer()
+				tw := timeOps(b, bk, b.N, two)
+				b.ReportMetric(16*float64(l)*float64(b.N)/tf.Seconds()/1e9, "GB/s")
+				b.ReportMetric(float64(tf)/float64(max(tw, time.Nanosecond)), "x_fwht2")
+			})
+		}
 	}
 }

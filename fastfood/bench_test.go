@@ -42,34 +42,36 @@ func t5BaseTensors() []Tensor {
 }
 
 // BenchmarkSAIDT5Base runs Intrinsic-SAID at T5-base size (d = 20000, one
-// projection per tensor, ΣD ≈ 2.2e8): Apply (the forward into every
-// weight, in place), Backward (the adjoint from every weight's gradient)
-// and both, next to the baseline of two FWHT passes over the same padded
-// lengths. apply+backward-unfused is the same work as it ran before the
-// per-element passes were streamed through the transform (gather, FWHT,
-// add; scale, FWHT, scatter as separate passes), for a side-by-side
-// comparison. It needs about 1.2 GB. Metrics: GB/s of the ΣL padded
-// elements (4 bytes read and written per pass), state-B/elem = bytes of
-// random state per projected element; apply+backward also reports the
-// model's scratch (scratch-MiB: L + m floats of the largest tensor) and the
-// allocations per op (B/op: small per-call buffers; the adjoint's 1 MiB
-// accumulators are pooled), next to the weights and gradients of ΣD floats
-// each that the caller holds. The figure of the bar is
-// apply+backward over fwht-x2; to rerun it (one and two threads; each
-// iteration takes seconds, so -benchtime 3x):
+// projection per tensor, ΣD ≈ 2.2e8) with each random-state version: Apply
+// (the forward into every weight, in place), Backward (the adjoint from
+// every weight's gradient) and both, next to the baseline of two FWHT
+// passes over the same padded lengths. It needs about 1.2 GB. Metrics:
+// GB/s of the ΣL padded elements (4 bytes read and written per pass),
+// state-B/elem = bytes of random state per projected element;
+// apply+backward also reports the model's scratch (scratch-MiB: L + m
+// floats of the largest tensor) and the allocations per op (B/op: small
+// per-call buffers; the adjoint's accumulators are pooled), next to the
+// weights and gradients of ΣD floats each that the caller holds. The
+// figure of the bar is apply+backward over fwht-x2; to rerun it
+// (each iteration takes seconds, so -benchtime 3x):
 //
-//	go test -run '^$' -bench 'BenchmarkSAIDT5Base' -benchtime 3x -count 3 -cpu 1,2 ./fastfood | tee /tmp/said.txt
+//	go test -run '^$' -bench 'BenchmarkSAIDT5Base' -benchtime 3x -count 5 -cpu 1 ./fastfood | tee /tmp/said.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest /tmp/said.txt
 func BenchmarkSAIDT5Base(b *testing.B) {
 	ts := t5BaseTensors()
-	start := time.Now()
-	s, err := NewSAID(Config{Dim: 20000, Tensors: ts, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
+	models := map[StateVersion]*SAID{}
+	for _, v := range []StateVersion{StateV1, StateV2} {
+		start := time.Now()
+		s, err := NewSAID(Config{Dim: 20000, Tensors: ts, Seed: 1, State: v})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("NewSAID %v (draws every G once for the divisors): %v", v, time.Since(start))
+		rng := rand.New(rand.NewPCG(1, 1))
+		s.Theta = randVec(rng, len(s.Theta))
+		models[v] = s
 	}
-	b.Logf("NewSAID (draws every G once for the divisors): %v", time.Since(start))
-	rng := rand.New(rand.NewPCG(1, 1))
-	s.Theta = randVec(rng, len(s.Theta))
+	s := models[StateV2]
 	w := make([][]float32, len(ts))
 	sumD, sumL := 0, 0
 	for i, t := range ts {
@@ -82,7 +84,7 @@ func BenchmarkSAIDT5Base(b *testing.B) {
 	}
 	b.Logf("%d tensors, ΣD = %d, ΣL = %d", len(ts), sumD, sumL)
 	dTheta, dLambda := make([]float32, len(s.Theta)), make([]float32, len(s.Lambda))
-	report := func(b *testing.B, passes int) {
+	report := func(b *testing.B, s *SAID, passes int) {
 		b.ReportMetric(float64(passes)*8*float64(sumL)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		b.ReportMetric(float64(s.StateBytes())/float64(sumD), "state-B/elem")
 	}
@@ -98,103 +100,80 @@ func BenchmarkSAIDT5Base(b *testing.B) {
 				}
 			}
 		}
-		report(b, 2)
+		report(b, s, 2)
 	})
-	b.Run("apply", func(b *testing.B) {
-		for b.Loop() {
-			if err := s.Apply(w, w); err != nil {
-				b.Fatal(err)
-			}
-		}
-		report(b, 1)
-	})
-	b.Run("backward", func(b *testing.B) {
-		for b.Loop() {
-			if err := s.Backward(w, dTheta, dLambda); err != nil {
-				b.Fatal(err)
-			}
-		}
-		report(b, 1)
-	})
-	b.Run("apply+backward", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := s.Apply(w, w); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Backward(w, dTheta, dLambda); err != nil {
-				b.Fatal(err)
-			}
-		}
-		report(b, 2)
-		b.ReportMetric(float64(4*len(s.buffer()))/(1<<20), "scratch-MiB")
-	})
-	b.Run("apply+backward-unfused", func(b *testing.B) {
-		buf := s.buffer()
-		a := make([]float32, len(s.Theta))
-		for b.Loop() {
-			for i, p := range s.proj {
-				p.forwardAddUnfused(w[i], s.Lambda[i], s.Theta, buf)
-			}
-			for i, p := range s.proj {
-				p.adjointUnfused(a, w[i], buf)
-				for j, v := range a {
-					dTheta[j] += s.Lambda[i] * v
+	for _, v := range []StateVersion{StateV1, StateV2} {
+		s := models[v]
+		b.Run(fmt.Sprintf("state=%v/apply", v), func(b *testing.B) {
+			for b.Loop() {
+				if err := s.Apply(w, w); err != nil {
+					b.Fatal(err)
 				}
 			}
-		}
-		report(b, 2)
-	})
+			report(b, s, 1)
+		})
+		b.Run(fmt.Sprintf("state=%v/backward", v), func(b *testing.B) {
+			for b.Loop() {
+				if err := s.Backward(w, dTheta, dLambda); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, s, 1)
+		})
+		b.Run(fmt.Sprintf("state=%v/apply+backward", v), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Apply(w, w); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Backward(w, dTheta, dLambda); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, s, 2)
+			b.ReportMetric(float64(4*len(s.buffer()))/(1<<20), "scratch-MiB")
+		})
+	}
 }
 
 // BenchmarkProjection runs one seeded projection from d = 20000 to
-// D = 768·3072 (a T5-base FFN matrix, L = 2^22): forward, adjoint, the
-// same unfused (as before the per-element passes were streamed through the
-// transform), and two FWHT passes of L for comparison:
+// D = 768·3072 (a T5-base FFN matrix, L = 2^22) with each random-state
+// version: forward, adjoint, the same unfused (as before the per-element
+// passes were streamed through the transform), and two FWHT passes of L
+// for comparison:
 //
 //	go test -run '^$' -bench 'BenchmarkProjection' -count 5 -cpu 1,2 ./fastfood
 func BenchmarkProjection(b *testing.B) {
 	const d, dim = 20000, 768 * 3072
-	p, err := New(d, dim, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(2, 2))
 	x, y, dx := randVec(rng, d), randVec(rng, dim), make([]float32, d)
 	out := make([]float32, dim)
-	s := make([]float32, p.ScratchLen())
-	l := float64(p.L())
-	b.Run("fwht-x2", func(b *testing.B) {
-		for b.Loop() {
-			_ = cpu.FWHTFloat32(s[:p.L()], p.logL, 1, 0, false)
-			_ = cpu.FWHTFloat32(s[:p.L()], p.logL, 1, 0, false)
+	for _, v := range []StateVersion{StateV1, StateV2} {
+		p, err := NewVersion(d, dim, 1, v)
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(2*8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-	})
-	b.Run("forward", func(b *testing.B) {
-		for b.Loop() {
-			_ = p.Forward(out, x, s)
+		s := make([]float32, p.ScratchLen())
+		l := float64(p.L())
+		run := func(name string, passes float64, fn func()) {
+			b.Run(fmt.Sprintf("state=%v/%s", v, name), func(b *testing.B) {
+				for b.Loop() {
+					fn()
+				}
+				b.ReportMetric(passes*8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
 		}
-		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-	})
-	b.Run("adjoint", func(b *testing.B) {
-		for b.Loop() {
-			_ = p.Adjoint(dx, y, s)
+		if v == StateV1 {
+			run("fwht-x2", 2, func() {
+				_ = cpu.FWHTFloat32(s[:p.L()], p.logL, 1, 0, false)
+				_ = cpu.FWHTFloat32(s[:p.L()], p.logL, 1, 0, false)
+			})
 		}
-		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-	})
-	b.Run("forward-unfused", func(b *testing.B) {
-		for b.Loop() {
-			p.forwardAddUnfused(out, 1, x, s)
-		}
-		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-	})
-	b.Run("adjoint-unfused", func(b *testing.B) {
-		for b.Loop() {
-			p.adjointUnfused(dx, y, s)
-		}
-		b.ReportMetric(8*l*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-	})
+		run("forward", 1, func() { _ = p.Forward(out, x, s) })
+		run("adjoint", 1, func() { _ = p.Adjoint(dx, y, s) })
+		run("forward-unfused", 1, func() { p.forwardAddUnfused(out, 1, x, s) })
+		run("adjoint-unfused", 1, func() { p.adjointUnfused(dx, y, s) })
+	}
 }
 
 // forwardAddUnfused is ForwardAdd as it ran before the transform streamed
@@ -214,7 +193,7 @@ func (p *Projection) forwardAddUnfused(dst []float32, alpha float32, x, s []floa
 	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
 	forChunks(p.Threads, (l+1<<chunkLog-1)>>chunkLog, func(c int) {
 		lo, hi := c<<chunkLog, min(l, (c+1)<<chunkLog)
-		gatherBlock(simd, buf[lo:hi], u, &p.ix, uint32(lo))
+		p.gatherSeeded(buf[lo:hi], u, lo)
 	})
 	_ = cpu.FWHTFloat32(buf, p.logL, 1, p.Threads, false)
 	c := float32(p.Scale())
@@ -236,7 +215,7 @@ func (p *Projection) adjointUnfused(dst, y, s []float32) {
 	acc := make([]float32, ng*m)
 	per := l / ng
 	forChunks(p.Threads, ng, func(gi int) {
-		scatterBlock(simd, acc[gi*m:(gi+1)*m], buf[gi*per:(gi+1)*per], &p.ix, uint32(gi*per))
+		p.scatterSeeded(acc[gi*m:(gi+1)*m], buf[gi*per:(gi+1)*per], gi*per)
 	})
 	for j := range u {
 		v := acc[j]

@@ -22,7 +22,8 @@
 //
 // # Cost
 //
-// Only the first m = 2^⌈log₂ min(d, L)⌉ entries of pad(x)·B are non-zero,
+// Only the first m = 2^⌈log₂ min(d, L)⌉ entries of pad(x)·B are non-zero
+// (StateV2 takes m ≥ 8, a group),
 // and the Sylvester matrix is H_L = H_{L/m} ⊗ H_m, so H pad(x)·B is the
 // m-point transform of those entries repeated L/m times. The forward
 // therefore transforms a small vector, gathers from it through Π and G into
@@ -34,25 +35,52 @@
 // fills each 16 KiB block of the transform as it starts, and the scaled
 // add into the weights (forward) or the scatter (adjoint) takes the
 // blocks from its last pass, so the L-element buffer crosses memory only
-// inside the transform. The per-element work — the Π and G hashes and two
-// random reads (u and the 256 KiB quantile table) per element — costs
-// about as much as two to three FWHT passes on the Zen 3 VM, and is what
-// keeps a forward + adjoint above the 3× two FWHT passes
-// (bench/RESULTS.md).
+// inside the transform.
+//
+// What the per-element work costs depends on the random state. With
+// StateV1 every element reads a random place of the m-point transform
+// (128 KiB at d = 20000) and of a 256 KiB quantile table: two L2 accesses
+// and a scalar hash per element, as much as two to three FWHT passes on
+// the Zen 3 VM. StateV2, the default, is built for locality: Π keeps
+// blocks of 4096 elements inside one 16 KiB chunk of the m-point vector
+// and works on groups of eight (a group permutation and a lane
+// permutation), and G reads groups of eight from a 16 KiB table, so the
+// AVX2 kernels move a group with one load and one VPERMPS from L1 and the
+// scatter is a vector add; a forward + adjoint costs about 1.9 FWHT passes
+// of two (bench/RESULTS.md).
 //
 // # Random state
 //
-// A seeded projection (New) keeps no per-element state: B, Π and G are
-// functions of the seed and the index, evaluated where they are used.
-// B(i) is a bit of SplitMix64(key+i/64). G(i) is the standard normal
-// quantile at a 16-bit uniform, the top bits of the MurmurHash3 32-bit
-// finaliser of i+key (a discrete N(0,1) with 65536 equiprobable atoms,
-// |G| ≤ 4.17). Π is a keyed bijection of [0, L): an affine map, xorshift,
-// odd multiplication and xorshift modulo L — not a uniformly drawn
-// permutation, but one that the AVX2 kernels evaluate eight lanes at a time
-// (index_amd64.s; pure-Go twins in index_generic.go give the same bits).
-// A trained θ_d with its seed and the λ_i reproduces the same weights bit
-// for bit with the same build, whatever the thread count.
+// A seeded projection (New, NewVersion) keeps no per-element state: B, Π
+// and G are functions of the seed and the index, evaluated where they are
+// used. B(i) is a bit of SplitMix64(key+i/64) in every version.
+//
+// StateV1: G(i) is the standard normal quantile at a 16-bit uniform, the
+// top bits of the MurmurHash3 32-bit finaliser of i+key (a discrete N(0,1)
+// with 65536 equiprobable atoms, |G| ≤ 4.17). Π is a keyed bijection of
+// [0, L): an affine map, xorshift, odd multiplication and xorshift modulo
+// L.
+//
+// StateV2: i = b·2^c + 8g + r with blocks of 2^c = min(m, 4096) elements.
+// Π(i) = β(b)·2^c + 8τ_b(g) + π_u(r), with β a keyed bijection of the
+// blocks (as StateV1's Π), τ_b a keyed bijection of the groups of block b
+// and π_u one of 64 fixed lane permutations chosen per group by a hash.
+// G(i) = T[8τ'_b(g) + π_g(r)], with T the 4096 quantiles of N(0,1) at
+// (j+½)/4096 stored so that each group of eight holds one quantile of
+// every octile (|G| ≤ 3.5), τ'_b a keyed bijection of the 512 table
+// groups and π_g a second lane permutation. A block of 4096 elements thus
+// draws every quantile exactly once. Neither Π nor G is uniformly random;
+// they are what the kernels evaluate eight lanes at a time, and the
+// statistics the projection needs hold (the columns of P are nearly
+// orthonormal with Gaussian entries, TestProjectionStatistics) — the
+// structured transforms of Yu et al. (2016), H D H D H D, get by with no
+// permutation at all. The exact definition, shared with the device
+// backends, is kernels.FastfoodSeed.
+//
+// A trained θ_d with its seed, λ_i and state version reproduces the same
+// weights bit for bit with the same build, whatever the thread count;
+// TestStatePinned holds every version's state to what it was when
+// released. Savers record the version (peft's adapter_config.json does).
 // State imported from the reference (FromState) is kept explicitly: B as
 // bits, Π as int32, G as float32 — 8⅛ bytes per element instead of the
 // reference's 20.

@@ -21,9 +21,12 @@ type Projection struct {
 	logL, logM int
 	divisor    float64
 
-	// Seeded state, evaluated where it is used.
+	// Seeded state, evaluated where it is used: ix for StateV1, blk for
+	// StateV2.
+	ver  StateVersion
 	keys stateKeys
 	ix   idxParams
+	blk  blockState
 
 	// Imported state (nil for a seeded projection): B as bits (set: −1),
 	// Π and G.
@@ -47,17 +50,44 @@ func shape(d, dim int) (logL, logM int, err error) {
 }
 
 // New returns the projection from R^d to R^D whose B, Π and G are drawn
-// from seed. It stores no per-element state; it spends one pass over the
-// L = 2^⌈log₂D⌉ draws of G to compute the divisor √(L·ΣG²).
+// from seed with the LatestState version. It stores no per-element state;
+// it spends one pass over the L = 2^⌈log₂D⌉ draws of G to compute the
+// divisor √(L·ΣG²).
 func New(d, dim int, seed uint64) (*Projection, error) {
+	return NewVersion(d, dim, seed, LatestState)
+}
+
+// NewVersion is New with the random state of version v (0 means
+// LatestState): a θ_d trained with a version reproduces its weights only
+// with that version.
+func NewVersion(d, dim int, seed uint64, v StateVersion) (*Projection, error) {
+	v, err := v.resolve()
+	if err != nil {
+		return nil, err
+	}
 	logL, logM, err := shape(d, dim)
 	if err != nil {
 		return nil, err
 	}
-	p := &Projection{d: d, dim: dim, logL: logL, logM: logM, keys: newKeys(seed)}
+	if v == StateV2 {
+		logM = v2LogM(logL, logM)
+	}
+	p := &Projection{d: d, dim: dim, logL: logL, logM: logM, ver: v, keys: newKeys(seed)}
 	p.ix = newIdxParams(p.keys, logL, logM)
+	if v == StateV2 {
+		p.blk = newBlockState(p.keys, logL, logM)
+	}
 	p.divisor = math.Sqrt(float64(p.L()) * p.sumG2())
 	return p, nil
+}
+
+// Version returns the version of a seeded projection's random state, and
+// 0 for imported state (FromState).
+func (p *Projection) Version() StateVersion {
+	if p.pi != nil {
+		return 0
+	}
+	return p.ver
 }
 
 // FromState returns the projection from R^d to R^D with the explicit state
@@ -129,6 +159,9 @@ func (p *Projection) ScratchLen() int { return 1<<p.logL + 1<<p.logM }
 // sumG2 returns ΣG² over [0, L) in float64, summed per chunk in a fixed
 // order.
 func (p *Projection) sumG2() float64 {
+	if p.ver == StateV2 {
+		return p.blk.sumG2(p.L())
+	}
 	l := p.L()
 	nc := (l + 1<<chunkLog - 1) >> chunkLog
 	part := make([]float64, nc)
@@ -153,6 +186,42 @@ func (p *Projection) sumG2() float64 {
 		s += v
 	}
 	return s
+}
+
+// gatherSeeded sets b[j] = u[Π(off+j) mod m]·G(off+j) for a seeded
+// projection (len(u) = m).
+func (p *Projection) gatherSeeded(b, u []float32, off int) {
+	if p.ver == StateV2 {
+		p.blk.gather(simd, b, u, p.ix.mm, uint32(off))
+		return
+	}
+	gatherBlock(simd, b, u, &p.ix, uint32(off))
+}
+
+// scatterSeeded adds v[j]·G(off+j) to acc[Π(off+j) mod m] for a seeded
+// projection (len(acc) = m), in order of j.
+func (p *Projection) scatterSeeded(acc, v []float32, off int) {
+	if p.ver == StateV2 {
+		p.blk.scatter(simd, acc, v, p.ix.mm, uint32(off))
+		return
+	}
+	scatterBlock(simd, acc, v, &p.ix, uint32(off))
+}
+
+// permAt returns Π(i) of a seeded projection.
+func (p *Projection) permAt(i uint32) uint32 {
+	if p.ver == StateV2 {
+		return p.blk.perm(i)
+	}
+	return p.ix.perm(i)
+}
+
+// gaussAt returns G(i) of a seeded projection.
+func (p *Projection) gaussAt(i uint32) float32 {
+	if p.ver == StateV2 {
+		return p.blk.gauss(i)
+	}
+	return gaussTable()[p.ix.gaussIndex(i)]
 }
 
 // signBit returns 1 when B[i] = −1.
@@ -242,7 +311,7 @@ func (p *Projection) lift(x, s []float32, emit func(v []float32, off int)) {
 			}
 			return
 		}
-		gatherBlock(simd, b, u, &p.ix, uint32(off))
+		p.gatherSeeded(b, u, off)
 	}
 	_ = cpu.FWHTFused(buf, p.logL, p.Threads, load, 8, func(_ int, v []float32, off int) {
 		if n := min(len(v), p.dim-off); n > 0 {
@@ -317,7 +386,7 @@ func (p *Projection) lower(dst, s []float32, load func(b []float32, off int)) {
 			}
 			return
 		}
-		scatterBlock(simd, a, v, &p.ix, uint32(off))
+		p.scatterSeeded(a, v, off)
 	})
 	for j := range u {
 		v := acc[j]

@@ -17,15 +17,14 @@ type refState struct {
 func stateOf(p *Projection) refState {
 	l := p.L()
 	st := refState{d: p.d, dim: p.dim, l: l, b: make([]float64, l), g: make([]float64, l), pi: make([]int, l), divisor: p.divisor}
-	t := gaussTable()
 	for i := range l {
 		i32 := uint32(i)
 		st.b[i] = 1 - 2*float64(p.signBit(i))
 		if p.pi != nil {
 			st.pi[i], st.g[i] = int(p.pi[i]), float64(p.g[i])
 		} else {
-			st.pi[i] = int(p.ix.perm(i32))
-			st.g[i] = float64(t[p.ix.gaussIndex(i32)])
+			st.pi[i] = int(p.permAt(i32))
+			st.g[i] = float64(p.gaussAt(i32))
 		}
 	}
 	return st

@@ -22,6 +22,11 @@ type Config struct {
 	Tensors []Tensor
 	// Seed draws every projection's B, Π and G.
 	Seed uint64
+	// State is the version of the seeded random state (0 means
+	// LatestState; NewSAID records the version it used in Config()). A
+	// trained θ_d reproduces its weights only with the version it was
+	// trained with.
+	State StateVersion
 	// Global selects one projection over the concatenation of all tensors
 	// and no λ (θ = θ0 + P(θ_d), with len(θ_d) = Dim) instead of one
 	// projection and one λ_i per tensor.
@@ -59,6 +64,9 @@ func ThetaLen(cfg Config) int {
 }
 
 func (cfg Config) check() error {
+	if _, err := cfg.State.resolve(); err != nil {
+		return fmt.Errorf("%w: %w", err, kernels.ErrShape)
+	}
 	if len(cfg.Tensors) == 0 {
 		return fmt.Errorf("fastfood: SAID without tensors: %w", kernels.ErrShape)
 	}
@@ -79,11 +87,13 @@ func (cfg Config) check() error {
 }
 
 // NewSAID returns the model cfg describes with seeded projections (tensor
-// i's from the seed Mix64(Seed ^ Mix64(i))), θ_d = 0 and λ = 1.
+// i's from the seed Mix64(Seed ^ Mix64(i)), of version cfg.State), θ_d = 0
+// and λ = 1.
 func NewSAID(cfg Config) (*SAID, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	cfg.State, _ = cfg.State.resolve()
 	s := &SAID{cfg: cfg, Theta: make([]float32, ThetaLen(cfg))}
 	d := len(s.Theta)
 	if cfg.Global {
@@ -92,7 +102,7 @@ func NewSAID(cfg Config) (*SAID, error) {
 			s.offsets = append(s.offsets, total)
 			total += t.Size
 		}
-		p, err := New(d, total, kernels.Mix64(cfg.Seed))
+		p, err := NewVersion(d, total, kernels.Mix64(cfg.Seed), cfg.State)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +113,7 @@ func NewSAID(cfg Config) (*SAID, error) {
 	s.Lambda = make([]float32, len(cfg.Tensors))
 	for i, t := range cfg.Tensors {
 		s.Lambda[i] = 1
-		p, err := New(d, t.Size, kernels.Mix64(cfg.Seed^kernels.Mix64(uint64(i))))
+		p, err := NewVersion(d, t.Size, kernels.Mix64(cfg.Seed^kernels.Mix64(uint64(i))), cfg.State)
 		if err != nil {
 			return nil, fmt.Errorf("fastfood: tensor %q: %w", t.Name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 )
 
 // FastfoodBackend is an optional interface of a Backend: the seeded Fastfood
@@ -34,18 +35,38 @@ type FastfoodBackend interface {
 }
 
 // FastfoodSeed holds the constants of the seeded random state of one
-// Fastfood projection (fastfood.Projection.Seed returns them). With
-// mask = 2^LogL − 1 and all arithmetic on uint32 modulo 2^32 (uint64 for
-// the sign words):
+// Fastfood projection (fastfood.Projection.DeviceSeed returns them), in one
+// of package fastfood's state versions. All arithmetic is on uint32 modulo
+// 2^32 (uint64 for the sign words), with hperm(x; mask) the keyed bijection
 //
-//	B[i] = −1  ⇔  bit i mod 64 of Mix64(SignKey + ⌊i/64⌋) is set
-//	Π(i):      x = (A0·i + K0) & mask; x ^= x >> Shift;
-//	           x = (A1·x) & mask;      Π(i) = x ^ x >> Shift
-//	G(i):      h = i + KG; h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13;
-//	           h *= 0xc2b2ae35; G(i) = Gauss[h >> 16]
+//	hperm(x): x = (A0·x + K0) & mask; x ^= x >> Shift;
+//	          x = (A1·x) & mask;      x ^ x >> Shift
 //
-// where Gauss is the 65536-entry float32 quantile table of package fastfood
-// (fastfood.GaussTable), which the caller uploads once (FastfoodParams.Gauss).
+// and fmix32 the MurmurHash3 finaliser (h ^= h>>16; h *= 0x85ebca6b;
+// h ^= h>>13; h *= 0xc2b2ae35; h ^= h>>16). In both versions
+//
+//	B[i] = −1  ⇔  bit i mod 64 of Mix64(SignKey + ⌊i/64⌋) is set.
+//
+// Version 1 (0 counts as 1), mask = 2^LogL − 1:
+//
+//	Π(i) = hperm(i)
+//	G(i) = Gauss[(fmix32(i + KG) without its last xorshift) >> 16]
+//
+// with Gauss the 65536-entry quantile table (fastfood.GaussTable(1)).
+//
+// Version 2, c = BlockLog, i = b·2^c + 8g + r (r < 8), mask = 2^(LogL−c) − 1,
+// gmask = 2^(c−3) − 1, key = fmix32(b + KB), kg = fmix32(b + KG),
+// h = fmix32(key + g):
+//
+//	τ(g):  y = (A2·g + key) & gmask; y ^= y >> Shift2; y = (A3·y) & gmask; y ^ y >> Shift2
+//	τ'(g): z = (A4·g + kg) & 511;    z ^= z >> 5;      z = (A5·z) & 511;   z ^ z >> 5
+//	Π(i) = hperm(b)·2^c + 8·τ(g) + Lanes[h >> 26][r]
+//	G(i) = Gauss[8·τ'(g) + Lanes[(h >> 20) & 63][r]]
+//
+// with Gauss the 4096-entry table fastfood.GaussTable(2) and Lanes the
+// first 64 rows of FastfoodLanePerms. When L < 8 (c < 3), Π(i) = i and
+// G(i) takes b = g = 0 and r = i. The caller uploads the table (and for
+// version 2 the lane permutations) once: FastfoodParams.Gauss and Lanes.
 type FastfoodSeed struct {
 	// InDim and OutDim are d and D.
 	InDim, OutDim int
@@ -60,6 +81,90 @@ type FastfoodSeed struct {
 	KG uint32
 	// Scale is the factor 1/(√(L·ΣG²)·√(D/L)), rounded to float32.
 	Scale float32
+	// Version is the state version: 1 (or 0) or 2.
+	Version int
+	// Version 2: BlockLog is c = min(LogM, 12), log2 of the Π block; KB
+	// keys the block keys; A2, A3 (odd) and Shift2 (≥ 1) define τ, A4 and
+	// A5 (odd) τ'.
+	BlockLog                   int
+	KB, A2, A3, Shift2, A4, A5 uint32
+}
+
+// v2 reports whether s is of version 2.
+func (s FastfoodSeed) v2() bool { return s.Version == 2 }
+
+// GaussLen returns the length of the quantile table of s's version:
+// FastfoodGaussLen (version 1) or FastfoodGauss2Len (version 2).
+func (s FastfoodSeed) GaussLen() int {
+	if s.v2() {
+		return FastfoodGauss2Len
+	}
+	return FastfoodGaussLen
+}
+
+// FastfoodGauss2Len is the length of version 2's quantile table.
+const FastfoodGauss2Len = 1 << 12
+
+// FastfoodLanesLen is the length of the lane-permutation table of version
+// 2 (FastfoodLanePerms, flattened).
+const FastfoodLanesLen = 128 * 8
+
+// FastfoodLanePerms returns version 2's 64 permutations of eight lanes
+// (rows 0..63; row p maps lane r to Lanes[p][r]) and their inverses (rows
+// 64..127): Fisher–Yates shuffles driven by SplitMix64 (Mix64 of a counter
+// from the key 0x66617374666f6f64). It must not be modified.
+func FastfoodLanePerms() *[128][8]int32 { return lanePerms() }
+
+var lanePerms = sync.OnceValue(func() *[128][8]int32 {
+	var t [128][8]int32
+	z := uint64(0x66617374666f6f64)
+	for p := range 64 {
+		perm := &t[p]
+		for r := range perm {
+			perm[r] = int32(r)
+		}
+		for r := 7; r > 0; r-- {
+			z++
+			j := int(Mix64(z) % uint64(r+1))
+			perm[r], perm[j] = perm[j], perm[r]
+		}
+		for r, v := range perm {
+			t[64+p][v] = int32(r)
+		}
+	}
+	return &t
+})
+
+// fmix32 is the MurmurHash3 32-bit finaliser.
+func fmix32(h uint32) uint32 {
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	return h ^ h>>16
+}
+
+// hperm is the keyed bijection of Π (v1) and of the blocks (v2) on the bits
+// of mask.
+func (s FastfoodSeed) hperm(x, mask uint32) uint32 {
+	x = (x*s.A0 + s.K0) & mask
+	x ^= x >> s.Shift
+	x = (x * s.A1) & mask
+	return x ^ x>>s.Shift
+}
+
+// groups splits i of a version-2 seed into block, group and lane, and
+// returns the block's keys and the group's hash; ok is false when L < 8.
+func (s FastfoodSeed) groups(i int) (b, g, r, key, kg, h uint32, ok bool) {
+	c := uint(s.BlockLog)
+	if s.BlockLog < 3 {
+		key, kg = fmix32(s.KB), fmix32(s.KG)
+		return 0, 0, uint32(i), key, kg, fmix32(key), false
+	}
+	b, lo := uint32(i)>>c, uint32(i)&(1<<c-1)
+	key, kg = fmix32(b+s.KB), fmix32(b+s.KG)
+	g = lo >> 3
+	return b, g, lo & 7, key, kg, fmix32(key + g), true
 }
 
 // L returns the padded length 2^LogL.
@@ -79,21 +184,37 @@ func (s FastfoodSeed) Negative(i int) bool {
 
 // Perm returns Π(i) for i < L.
 func (s FastfoodSeed) Perm(i int) int {
-	mask := uint32(1)<<uint(s.LogL) - 1
-	x := (uint32(i)*s.A0 + s.K0) & mask
-	x ^= x >> s.Shift
-	x = (x * s.A1) & mask
-	return int(x ^ x>>s.Shift)
+	if !s.v2() {
+		return int(s.hperm(uint32(i), uint32(1)<<uint(s.LogL)-1))
+	}
+	b, g, r, key, _, h, ok := s.groups(i)
+	if !ok {
+		return i
+	}
+	c := uint(s.BlockLog)
+	y := (g*s.A2 + key) & (1<<(c-3) - 1)
+	y ^= y >> s.Shift2
+	y = (y * s.A3) & (1<<(c-3) - 1)
+	y ^= y >> s.Shift2
+	return int(s.hperm(b, uint32(1)<<(uint(s.LogL)-c)-1)<<c | y<<3 | uint32(lanePerms()[h>>26][r]))
 }
 
 // GaussIndex returns the index into the quantile table of G(i).
 func (s FastfoodSeed) GaussIndex(i int) int {
-	h := uint32(i) + s.KG
-	h ^= h >> 16
-	h *= 0x85ebca6b
-	h ^= h >> 13
-	h *= 0xc2b2ae35
-	return int(h >> 16)
+	if !s.v2() {
+		h := uint32(i) + s.KG
+		h ^= h >> 16
+		h *= 0x85ebca6b
+		h ^= h >> 13
+		h *= 0xc2b2ae35
+		return int(h >> 16)
+	}
+	_, g, r, _, kg, h, _ := s.groups(i)
+	z := (g*s.A4 + kg) & 511
+	z ^= z >> 5
+	z = (z * s.A5) & 511
+	z ^= z >> 5
+	return int(z<<3 | uint32(lanePerms()[h>>20&63][r]))
 }
 
 // FastfoodGaussLen is the length of the quantile table G draws from.
@@ -102,21 +223,32 @@ const FastfoodGaussLen = 1 << 16
 // fastfoodMaxLog is log2 of the longest padded length L.
 const fastfoodMaxLog = 30
 
-// Validate checks that s describes a projection: 1 ≤ d, 1 ≤ D ≤ 2^30,
-// LogL and LogM as d and D define them, odd multipliers, a shift in
-// [1, 31] and a positive finite scale.
+// Validate checks that s describes a projection: a known version,
+// 1 ≤ d, 1 ≤ D ≤ 2^30, LogL, LogM (and BlockLog) as d and D define them
+// (version 2 spans at least eight entries: LogM ≥ min(3, LogL)), odd
+// multipliers, shifts in [1, 31] and a positive finite scale.
 func (s FastfoodSeed) Validate() error {
 	const op = "fastfood"
+	if s.Version < 0 || s.Version > 2 {
+		return shapeErr(op, "state version %d (known: 1, 2)", s.Version)
+	}
 	if s.InDim < 1 || s.OutDim < 1 || s.OutDim > 1<<fastfoodMaxLog {
 		return shapeErr(op, "input dimension %d, output dimension %d (each in [1, 2^%d])", s.InDim, s.OutDim, fastfoodMaxLog)
 	}
 	logL := bits.Len(uint(s.OutDim - 1))
 	logM := bits.Len(uint(min(s.InDim, 1<<logL) - 1))
+	if s.v2() {
+		logM = min(max(logM, 3), logL)
+	}
 	if s.LogL != logL || s.LogM != logM {
 		return shapeErr(op, "logL=%d logM=%d for d=%d, D=%d, want %d and %d", s.LogL, s.LogM, s.InDim, s.OutDim, logL, logM)
 	}
 	if s.A0&1 == 0 || s.A1&1 == 0 || s.Shift < 1 || s.Shift > 31 {
 		return fmt.Errorf("%s: permutation constants a0=%#x a1=%#x shift=%d (odd multipliers, shift in [1, 31]): %w", op, s.A0, s.A1, s.Shift, ErrShape)
+	}
+	if s.v2() && (s.BlockLog != min(logM, 12) || s.A2&s.A3&s.A4&s.A5&1 == 0 || s.Shift2 < 1 || s.Shift2 > 31) {
+		return fmt.Errorf("%s: version 2 constants blockLog=%d a2=%#x a3=%#x a4=%#x a5=%#x shift2=%d (blockLog %d, odd multipliers, shift in [1, 31]): %w",
+			op, s.BlockLog, s.A2, s.A3, s.A4, s.A5, s.Shift2, min(logM, 12), ErrShape)
 	}
 	if !(s.Scale > 0) || math.IsInf(float64(s.Scale), 0) {
 		return fmt.Errorf("%s: scale %v is not a positive number: %w", op, s.Scale, ErrShape)
@@ -143,8 +275,12 @@ func (s FastfoodSeed) Validate() error {
 type FastfoodParams struct {
 	// Seed is the projection.
 	Seed FastfoodSeed
-	// Gauss holds the 65536-entry quantile table (fastfood.GaussTable).
+	// Gauss holds the quantile table of the seed's version
+	// (fastfood.GaussTable; Seed.GaussLen floats).
 	Gauss Buffer
+	// Lanes holds version 2's lane permutations (FastfoodLanePerms,
+	// FastfoodLanesLen int32); nil for version 1.
+	Lanes Buffer
 	// X is the input: x (forward) or y (adjoint).
 	X Buffer
 	// Out is the output (forward) or the accumulated gradient (adjoint).
@@ -176,8 +312,15 @@ func (p FastfoodParams) Validate(adjoint bool) error {
 	if adjoint {
 		in, out = out, in
 	}
-	if err := CheckExact(op, "gauss", p.Gauss, Float32, FastfoodGaussLen); err != nil {
+	if err := CheckExact(op, "gauss", p.Gauss, Float32, s.GaussLen()); err != nil {
 		return err
+	}
+	if s.v2() {
+		if err := CheckExact(op, "lanes", p.Lanes, Int32, FastfoodLanesLen); err != nil {
+			return err
+		}
+	} else if p.Lanes != nil {
+		return shapeErr(op, "lanes are for version 2 only")
 	}
 	if err := CheckExact(op, "x", p.X, Float32, in); err != nil {
 		return err

@@ -91,3 +91,78 @@ func TestFastfoodParamsValidate(t *testing.T) {
 		wantErr(t, c.name, c.p.Validate(c.adjoint), c.want)
 	}
 }
+
+// validSeed2 is a well-formed version-2 seed for d = 100, D = 1000
+// (L = 1024, m = 128, blocks of 128).
+func validSeed2() FastfoodSeed {
+	s := validSeed()
+	s.Version, s.BlockLog = 2, 7
+	s.KB, s.A2, s.A3, s.Shift2, s.A4, s.A5 = 11, 13, 15, 2, 17, 19
+	return s
+}
+
+// TestFastfoodSeedV2 checks version 2's Π is a permutation, its G indices
+// address the 4096-entry table, the lane table holds permutations and
+// their inverses, and Validate and FastfoodParams.Validate check the
+// version's constants and tables.
+func TestFastfoodSeedV2(t *testing.T) {
+	for _, s := range []FastfoodSeed{validSeed2(),
+		{Version: 2, InDim: 1, OutDim: 3, LogL: 2, LogM: 2, BlockLog: 2, A0: 1, A1: 1, Shift: 1, A2: 1, A3: 1, Shift2: 1, A4: 1, A5: 1, Scale: 1},
+		{Version: 2, InDim: 20000, OutDim: 70000, LogL: 17, LogM: 15, BlockLog: 12, A0: 5, K0: 1, A1: 9, Shift: 3, A2: 7, A3: 3, Shift2: 5, A4: 11, A5: 13, KG: 77, KB: 99, Scale: 1}} {
+		wantErr(t, "valid", s.Validate(), nil)
+		if s.GaussLen() != FastfoodGauss2Len {
+			t.Fatalf("GaussLen %d", s.GaussLen())
+		}
+		seen := make([]bool, s.L())
+		for i := range seen {
+			j := s.Perm(i)
+			if j < 0 || j >= s.L() || seen[j] {
+				t.Fatalf("L=%d: Perm(%d) = %d repeats or leaves [0, %d)", s.L(), i, j, s.L())
+			}
+			seen[j] = true
+			if g := s.GaussIndex(i); g < 0 || g >= FastfoodGauss2Len {
+				t.Fatalf("GaussIndex(%d) = %d", i, g)
+			}
+		}
+	}
+	lp := FastfoodLanePerms()
+	for p := range 64 {
+		for r := range 8 {
+			if lp[64+p][lp[p][r]] != int32(r) {
+				t.Fatalf("row %d is not the inverse of row %d", 64+p, p)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(*FastfoodSeed)
+	}{
+		{"version 3", func(s *FastfoodSeed) { s.Version = 3 }},
+		{"logM below a group", func(s *FastfoodSeed) { s.InDim, s.LogM, s.BlockLog = 2, 1, 1 }},
+		{"blockLog", func(s *FastfoodSeed) { s.BlockLog = 6 }},
+		{"even a2", func(s *FastfoodSeed) { s.A2 = 2 }},
+		{"even a5", func(s *FastfoodSeed) { s.A5 = 4 }},
+		{"shift2 0", func(s *FastfoodSeed) { s.Shift2 = 0 }},
+	} {
+		s := validSeed2()
+		c.mod(&s)
+		wantErr(t, c.name, s.Validate(), ErrShape)
+	}
+	s := validSeed2()
+	fwd := FastfoodParams{Seed: s, Gauss: f32(FastfoodGauss2Len), Lanes: i32(FastfoodLanesLen), X: f32(100), Out: f32(1000)}
+	wantErr(t, "version 2 forward", fwd.Validate(false), nil)
+	for _, c := range []struct {
+		name string
+		mod  func(*FastfoodParams)
+		want error
+	}{
+		{"version 1 table", func(p *FastfoodParams) { p.Gauss = f32(FastfoodGaussLen) }, ErrShape},
+		{"no lanes", func(p *FastfoodParams) { p.Lanes = nil }, ErrShape},
+		{"float lanes", func(p *FastfoodParams) { p.Lanes = f32(FastfoodLanesLen) }, ErrDType},
+		{"lanes on version 1", func(p *FastfoodParams) { p.Seed = validSeed(); p.Gauss = f32(FastfoodGaussLen) }, ErrShape},
+	} {
+		p := fwd
+		c.mod(&p)
+		wantErr(t, c.name, p.Validate(false), c.want)
+	}
+}

@@ -101,6 +101,13 @@ type Config struct {
 	// once). Off by default: the head follows the projected embedding.
 	// ParseOfficial sets it, since the official code always behaves so.
 	SAIDTiedHeadAtTheta0 bool `json:"said_tied_lm_head_at_theta0"`
+	// SAIDState is the version of the random state of Intrinsic-SAID's
+	// seeded projections (fastfood.StateVersion): 0 means the latest, and
+	// Apply records the version it used, so that Save writes it. A θ_d
+	// reproduces its weights only with the version it was trained with;
+	// Load reads a missing version as 1, the only one before versions were
+	// recorded.
+	SAIDState int `json:"said_state,omitempty"`
 	// LearningRate is the method's learning rate in the paper's configs.
 	LearningRate float64 `json:"learning_rate"`
 }

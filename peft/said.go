@@ -34,12 +34,13 @@ func (a *Applied) addSAID(seed uint64) (err error) {
 		r.base = append(r.base, p)
 		ts = append(ts, fastfood.Tensor{Name: p.Name, Size: p.Len()})
 	}
-	cfg := fastfood.Config{Dim: c.IntrinsicDim, Tensors: ts, Seed: seed}
+	cfg := fastfood.Config{Dim: c.IntrinsicDim, Tensors: ts, Seed: seed, State: fastfood.StateVersion(c.SAIDState)}
 	s, err := fastfood.NewSAID(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	r.s = s
+	a.Config.SAIDState = int(s.Config().State)
 	if err := r.keepTheta0(); err != nil {
 		return err
 	}
@@ -210,7 +211,8 @@ type saidDevice struct {
 	fb      kernels.FastfoodBackend
 	seeds   []kernels.FastfoodSeed
 	theta0  []kernels.Buffer // θ0 of every projected tensor
-	gauss   kernels.Buffer   // fastfood.GaussTable
+	gauss   kernels.Buffer   // fastfood.GaussTable of the projections' version
+	lanes   kernels.Buffer   // fastfood.LaneTable (StateV2), or nil
 	scratch kernels.Buffer   // the longest projection's working space
 }
 
@@ -257,11 +259,22 @@ func (r *said) newDevice() (d *saidDevice, err error) {
 			d = nil
 		}
 	}()
-	if d.gauss, err = be.Alloc(kernels.Float32, kernels.FastfoodGaussLen); err != nil {
+	v := r.s.Config().State
+	tab := fastfood.GaussTable(v)
+	if d.gauss, err = be.Alloc(kernels.Float32, len(tab)); err != nil {
 		return d, err
 	}
-	if err = be.Upload(d.gauss, fastfood.GaussTable()[:]); err != nil {
+	if err = be.Upload(d.gauss, tab); err != nil {
 		return d, err
+	}
+	if v == fastfood.StateV2 {
+		lanes := fastfood.LaneTable()
+		if d.lanes, err = be.Alloc(kernels.Int32, len(lanes)); err != nil {
+			return d, err
+		}
+		if err = be.UploadInt32(d.lanes, lanes); err != nil {
+			return d, err
+		}
 	}
 	if d.scratch, err = be.Alloc(kernels.Float32, n); err != nil {
 		return d, err
@@ -282,12 +295,12 @@ func (r *said) newDevice() (d *saidDevice, err error) {
 // free releases the device path's buffers.
 func (d *saidDevice) free(be kernels.Backend) error {
 	var errs []error
-	for _, b := range append([]kernels.Buffer{d.gauss, d.scratch}, d.theta0...) {
+	for _, b := range append([]kernels.Buffer{d.gauss, d.lanes, d.scratch}, d.theta0...) {
 		if b != nil {
 			errs = append(errs, be.Free(b))
 		}
 	}
-	d.theta0, d.gauss, d.scratch = nil, nil, nil
+	d.theta0, d.gauss, d.lanes, d.scratch = nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 
@@ -323,7 +336,7 @@ func (r *said) toHost() error {
 // project sets W_i = θ0_i + λ_i·P_i(θ_d) on the device.
 func (d *saidDevice) project(r *said) error {
 	for i, p := range r.base {
-		err := d.fb.Fastfood(kernels.FastfoodParams{Seed: d.seeds[i], Gauss: d.gauss, X: r.theta.W,
+		err := d.fb.Fastfood(kernels.FastfoodParams{Seed: d.seeds[i], Gauss: d.gauss, Lanes: d.lanes, X: r.theta.W,
 			Out: p.W, Base: d.theta0[i], Alpha: r.lambda.W.Slice(i, 1), Scratch: d.scratch})
 		if err != nil {
 			return fmt.Errorf("peft: SAID projection of %s: %w", p.Name, err)
@@ -336,7 +349,7 @@ func (d *saidDevice) project(r *said) error {
 // on the device.
 func (d *saidDevice) pullback(r *said) error {
 	for i, p := range r.base {
-		err := d.fb.FastfoodAdjoint(kernels.FastfoodParams{Seed: d.seeds[i], Gauss: d.gauss, X: p.G,
+		err := d.fb.FastfoodAdjoint(kernels.FastfoodParams{Seed: d.seeds[i], Gauss: d.gauss, Lanes: d.lanes, X: p.G,
 			Out: r.theta.G, Alpha: r.lambda.W.Slice(i, 1), Dot: r.lambda.G.Slice(i, 1), DotWith: r.theta.W,
 			Scratch: d.scratch})
 		if err != nil {

@@ -1,6 +1,7 @@
 package peft
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -121,11 +122,12 @@ func (e *emuFastfood) FastfoodAdjoint(p kernels.FastfoodParams) error {
 	return e.Upload(p.Out, out)
 }
 
-// saidStep applies seeded Intrinsic-SAID to the tiny model on be, sets θ_d
+// saidStep applies seeded Intrinsic-SAID (random-state version state) to
+// the tiny model on be, sets θ_d
 // and λ to the given values, projects, runs a forward and backward pass and
 // the pullback, and returns every base weight, the gradients of θ_d and λ,
 // and the loss.
-func saidStep(t *testing.T, be kernels.Backend, theta, lambda []float32) (a *Applied, w [][]float32, dTheta, dLambda []float32, loss float64) {
+func saidStep(t *testing.T, be kernels.Backend, state int, theta, lambda []float32) (a *Applied, w [][]float32, dTheta, dLambda []float32, loss float64) {
 	t.Helper()
 	m, batch := loadBase(t, be)
 	c, err := Default(IntrinsicSAID)
@@ -133,6 +135,7 @@ func saidStep(t *testing.T, be kernels.Backend, theta, lambda []float32) (a *App
 		t.Fatal(err)
 	}
 	c.IntrinsicDim = 200 // θ_d of 152 > L = 32 of the smallest tensors
+	c.SAIDState = state
 	if a, err = Apply(m, c, 42); err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +174,12 @@ func saidStep(t *testing.T, be kernels.Backend, theta, lambda []float32) (a *App
 // dev (the device path) with the same random θ_d and λ, and compares the
 // projected weights, the loss and the gradients of θ_d and λ; after remove
 // the device model must hold θ0 again, bit for bit.
-func checkSAIDDevice(t *testing.T, dev kernels.Backend) {
+func checkSAIDDevice(t *testing.T, dev kernels.Backend, state int) {
 	host := openBackend(t, "cpu")
-	a0, _, _, _, _ := saidStep(t, host, nil, nil)
+	a0, _, _, _, _ := saidStep(t, host, state, nil, nil)
+	if a0.Config.SAIDState != state {
+		t.Fatalf("Apply recorded state version %d, want %d", a0.Config.SAIDState, state)
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	theta := make([]float32, a0.said.theta.Len())
 	lambda := make([]float32, a0.said.lambda.Len())
@@ -183,8 +189,8 @@ func checkSAIDDevice(t *testing.T, dev kernels.Backend) {
 	for i := range lambda {
 		lambda[i] = float32(1 + 0.2*rng.NormFloat64())
 	}
-	ah, wh, dth, dlh, lossH := saidStep(t, host, theta, lambda)
-	ad, wd, dtd, dld, lossD := saidStep(t, dev, theta, lambda)
+	ah, wh, dth, dlh, lossH := saidStep(t, host, state, theta, lambda)
+	ad, wd, dtd, dld, lossD := saidStep(t, dev, state, theta, lambda)
 	if ah.said.dev != nil {
 		t.Fatal("the cpu backend took the device path")
 	}
@@ -227,13 +233,15 @@ func checkSAIDDevice(t *testing.T, dev kernels.Backend) {
 // the emulating backend, so it runs everywhere; the cuda backend follows
 // where a GPU is present.
 func TestSAIDDevicePath(t *testing.T) {
-	t.Run("emulated", func(t *testing.T) {
-		e := &emuFastfood{Backend: openBackend(t, "cpu"), t: t}
-		checkSAIDDevice(t, e)
-		if e.calls == 0 {
-			t.Error("the emulated FastfoodBackend was never called")
-		}
-	})
+	for _, state := range []int{1, 2} {
+		t.Run(fmt.Sprintf("emulated/state=%d", state), func(t *testing.T) {
+			e := &emuFastfood{Backend: openBackend(t, "cpu"), t: t}
+			checkSAIDDevice(t, e, state)
+			if e.calls == 0 {
+				t.Error("the emulated FastfoodBackend was never called")
+			}
+		})
+	}
 	t.Run("cuda", func(t *testing.T) {
 		be, err := kernels.Open("cuda")
 		if err != nil {
@@ -243,7 +251,8 @@ func TestSAIDDevicePath(t *testing.T) {
 		if _, ok := be.(kernels.FastfoodBackend); !ok {
 			t.Fatal("the cuda backend does not implement kernels.FastfoodBackend")
 		}
-		checkSAIDDevice(t, be)
+		checkSAIDDevice(t, be, 1)
+		checkSAIDDevice(t, be, 2)
 	})
 }
 

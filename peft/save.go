@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/compacter-go/compacter/fastfood"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -80,6 +81,9 @@ func Load(dir string, m *t5.Model) (*Applied, error) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, filepath.Join(dir, ConfigFile), err)
 		}
 		c, seed = sc.Config, sc.Seed
+		if c.Method == IntrinsicSAID && c.SAIDState == 0 {
+			c.SAIDState = int(fastfood.StateV1) // saved before the version was recorded
+		}
 	} else if c, err = LoadOfficial(filepath.Join(dir, "peft.json")); err == nil {
 		tensors = filepath.Join(dir, "peft.safetensors")
 	} else {

@@ -1,10 +1,14 @@
 package peft
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/compacter-go/compacter/fastfood"
 	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
@@ -143,5 +147,74 @@ func TestMerge(t *testing.T) {
 		if CanMerge(c) != (meth == FullFinetune || meth == IntrinsicSAID) {
 			t.Errorf("CanMerge(%s) = %v", meth, CanMerge(c))
 		}
+	}
+}
+
+// TestSAIDStateVersion checks that Intrinsic-SAID records the version of
+// its projections' random state: Apply resolves 0 to the latest, Save
+// writes it, Load reads it back, and a saved configuration without it
+// (written before versions were recorded) loads with version 1, whose
+// projections differ from version 2's.
+func TestSAIDStateVersion(t *testing.T) {
+	be := openBackend(t, "cpu")
+	m, batch := loadBase(t, be)
+	c, _ := Default(IntrinsicSAID)
+	c.IntrinsicDim = 120
+	a, err := Apply(m, c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Config.SAIDState != int(fastfood.LatestState) {
+		t.Fatalf("Apply recorded version %d, want %d", a.Config.SAIDState, fastfood.LatestState)
+	}
+	theta := make([]float32, a.said.theta.Len())
+	for i := range theta {
+		theta[i] = float32(i%7) - 3
+	}
+	if err := be.Upload(a.said.theta.W, theta); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.said.Project(); err != nil {
+		t.Fatal(err)
+	}
+	want := logits(t, m, batch)
+	dir := t.TempDir()
+	if err := a.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"said_state": 2`) {
+		t.Fatalf("adapter_config.json does not record the state version:\n%s", data)
+	}
+	load := func() ([]float32, int) {
+		m2, _ := loadBase(t, be)
+		a2, err := Load(dir, m2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return logits(t, m2, batch), a2.Config.SAIDState
+	}
+	if got, v := load(); v != 2 || !slices.Equal(got, want) {
+		t.Fatalf("reload: version %d, same logits %v", v, slices.Equal(got, want))
+	}
+	old := strings.Replace(string(data), `"said_state": 2`, `"said_state": 0`, 1)
+	if err := os.WriteFile(cfgPath, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, v := load()
+	if v != 1 {
+		t.Fatalf("a configuration without a version loaded as version %d, want 1", v)
+	}
+	if slices.Equal(got, want) {
+		t.Fatal("version 1 projections give version 2's logits")
+	}
+	c.SAIDState = 7
+	m3, _ := loadBase(t, be)
+	if _, err := Apply(m3, c, 5); !errors.Is(err, ErrConfig) {
+		t.Fatalf("unknown state version: %v, want ErrConfig", err)
 	}
 }

@@ -145,6 +145,9 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	if err != nil {
 		return nil, err
 	}
+	// The resolved configuration (e.g. Intrinsic-SAID's state version):
+	// a checkpoint written with other projections does not resume.
+	pc = a.Config
 	defer func() {
 		if rerr := a.Remove(); err == nil && rerr != nil {
 			err = rerr

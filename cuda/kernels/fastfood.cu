@@ -5,10 +5,12 @@
 // backend's FWHT kernels (fwht.cu) between the kernels here:
 //
 //   forward: ff_sign_load (u = B x over the m-point span) -> FWHT(m)
-//            -> ff_gather (v[i] = u[Pi(i) mod m] * G(i), i < L) -> FWHT(L)
+//            -> ff_gather (v[i] = u[Pi(i) mod m] * G(i), i < L; ff_gather2
+//               for version 2 of the state) -> FWHT(L)
 //            -> ff_output (out = base + alpha * (scale * v), i < D)
 //   adjoint: ff_load_scaled (z = scale * y, zero-padded to L) -> FWHT(L)
-//            -> ff_scatter_* (u[Pi(i) mod m] += G(i) * z[i]) -> FWHT(m)
+//            -> ff_scatter_* (u[Pi(i) mod m] += G(i) * z[i]; ff_scatter2_*
+//               for version 2) -> FWHT(m)
 //            -> ff_adjoint_out (out += alpha * B u, dot += <B u, with>)
 //
 // Products are rounded separately (__fmul_rn / __fadd_rn: no contraction
@@ -132,6 +134,104 @@ extern "C" __global__ void ff_scatter_shared(float* u, const float* __restrict__
     {
         const u32 j = (u32)i;
         atomicAdd(&acc[ff_perm(j, a0, k0, a1, mask, shift) & mm], __fmul_rn(z[i], gauss[ff_gidx(j, kg)]));
+    }
+    __syncthreads();
+    for (u32 j = threadIdx.x; j < m; j += blockDim.x) {
+        const float v = acc[j];
+        if (v != 0.f) {
+            atomicAdd(&u[j], v);
+        }
+    }
+}
+
+// Version 2 of the seeded state (kernels.FastfoodSeed): blocks of 2^c
+// elements, groups of eight, lane permutations from the table lanes
+// (FastfoodLanePerms, rows of eight int32).
+
+// ff_fmix32 is the MurmurHash3 32-bit finaliser.
+__device__ __forceinline__ u32 ff_fmix32(u32 h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
+// ff2_index sets *pu = Pi(j) and *pg = the table index of G(j) for a
+// version-2 seed (kernels.FastfoodSeed.Perm and GaussIndex).
+__device__ __forceinline__ void ff2_index(u32 j, const int* __restrict__ lanes, u32 a0, u32 k0, u32 a1, u32 bmask,
+    u32 shift, u32 kgk, u32 kb, u32 c, u32 a2, u32 a3, u32 shift2, u32 a4, u32 a5, u32* pu, u32* pg)
+{
+    u32 b = 0, g = 0, r = j;
+    if (c >= 3) {
+        b = j >> c;
+        const u32 lo = j & ((1u << c) - 1u);
+        g = lo >> 3;
+        r = lo & 7u;
+    }
+    const u32 key = ff_fmix32(b + kb), kg = ff_fmix32(b + kgk), h = ff_fmix32(key + g);
+    u32 z = (g * a4 + kg) & 511u;
+    z ^= z >> 5;
+    z = (z * a5) & 511u;
+    z ^= z >> 5;
+    *pg = z << 3 | (u32)lanes[((h >> 20) & 63u) * 8u + r];
+    if (c < 3) {
+        *pu = j;
+        return;
+    }
+    const u32 gmask = (1u << (c - 3)) - 1u;
+    u32 y = (g * a2 + key) & gmask;
+    y ^= y >> shift2;
+    y = (y * a3) & gmask;
+    y ^= y >> shift2;
+    *pu = ff_perm(b, a0, k0, a1, bmask, shift) << c | y << 3 | (u32)lanes[(h >> 26) * 8u + r];
+}
+
+#define FF2_PARAMS                                                                                         \
+    long long L, u32 a0, u32 k0, u32 a1, u32 bmask, u32 shift, u32 kg, u32 mm, u32 kb, u32 c, u32 a2, u32 a3, \
+        u32 shift2, u32 a4, u32 a5
+#define FF2_INDEX(j, pu, pg) ff2_index(j, lanes, a0, k0, a1, bmask, shift, kg, kb, c, a2, a3, shift2, a4, a5, &pu, &pg)
+
+// ff_gather2 is ff_gather for a version-2 seed.
+extern "C" __global__ void ff_gather2(float* __restrict__ v, const float* __restrict__ u, const float* __restrict__ gauss,
+    const int* __restrict__ lanes, FF2_PARAMS)
+{
+    FF_LOOP(i, L)
+    {
+        u32 pu, pg;
+        FF2_INDEX((u32)i, pu, pg);
+        v[i] = __fmul_rn(u[pu & mm], gauss[pg]);
+    }
+}
+
+// ff_scatter2_global is ff_scatter_global for a version-2 seed.
+extern "C" __global__ void ff_scatter2_global(float* u, const float* __restrict__ z, const float* __restrict__ gauss,
+    const int* __restrict__ lanes, FF2_PARAMS)
+{
+    FF_LOOP(i, L)
+    {
+        u32 pu, pg;
+        FF2_INDEX((u32)i, pu, pg);
+        atomicAdd(&u[pu & mm], __fmul_rn(z[i], gauss[pg]));
+    }
+}
+
+// ff_scatter2_shared is ff_scatter_shared for a version-2 seed.
+extern "C" __global__ void ff_scatter2_shared(float* u, const float* __restrict__ z, const float* __restrict__ gauss,
+    const int* __restrict__ lanes, FF2_PARAMS)
+{
+    extern __shared__ float acc[];
+    const u32 m = mm + 1;
+    for (u32 j = threadIdx.x; j < m; j += blockDim.x) {
+        acc[j] = 0.f;
+    }
+    __syncthreads();
+    FF_LOOP(i, L)
+    {
+        u32 pu, pg;
+        FF2_INDEX((u32)i, pu, pg);
+        atomicAdd(&acc[pu & mm], __fmul_rn(z[i], gauss[pg]));
     }
     __syncthreads();
     for (u32 j = threadIdx.x; j < m; j += blockDim.x) {
