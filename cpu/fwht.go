@@ -25,6 +25,10 @@ import (
 //     L1 scratch, one trip through memory per six levels, measured 1.2–1.5×
 //     slower at 2^16..2^24 on the Zen 3 VM: the eight long row streams of
 //     a radix-8 sweep suit its prefetchers better than 16..64 short ones.)
+//     From 2^fwhtR64Log on, the top two radix-8 passes run together by
+//     column blocks, in place and with the same butterflies (fwhtR64);
+//   - from 2^fwhtPfLog on, each leaf prefetches the next one in software
+//     while it computes, so that leaves from DRAM do not wait for it.
 //
 // Threads split the vectors of a batch, or the sub-vectors and then the
 // columns of the top pass of one long vector. Vectors shorter than 64 use
@@ -43,6 +47,27 @@ const fwhtParLog = 16
 
 // fwhtColChunk is the column width of one parallel unit of an upper pass.
 const fwhtColChunk = 1024
+
+// fwhtPfLog is log2 of the shortest vector whose leaves prefetch in
+// software: each leaf prefetches the next one while it computes (the
+// hardware prefetchers stop at every 4 KiB page, so a leaf that comes from
+// DRAM would wait for most of its lines). Shorter vectors sit in L2 or L3
+// when they are transformed again and again, where prefetches only cost.
+const fwhtPfLog = 22
+
+// fwhtR64Log is log2 of the shortest vector whose top six levels fwhtRec
+// runs as one sweep over column blocks (fwhtR64) instead of a radix-8 pass
+// over each of its eight sub-vectors (in L3) and then one over the whole
+// (from DRAM): for a vector the size of L3 or more, the 64 rows of a block
+// come from DRAM once for the six levels and the second pass finds them in
+// L2; the passes over L3 go (2^24: 0.5–1 ms of 15 less on the Zen 3 VM).
+// The butterflies and their order per element are those of the radix-8
+// passes, so the bits do not change. fwhtR64Width is the column width of
+// a block (64 rows of 4 KiB, 256 KiB).
+const (
+	fwhtR64Log   = 23
+	fwhtR64Width = 1024
+)
 
 // fwhtEmitChunk is the column width of one block of the top pass of
 // FWHTFused: 8 rows of 512 floats (16 KiB) go through L1 to emit.
@@ -65,7 +90,7 @@ func fwht(simd bool, threads int, x []float32, logN, batch int, ortho bool) {
 		fwhtSmall(simd, threads, x, logN, batch, ortho, scale)
 	case total <= 1<<fwhtParLog || maxThreads(threads) == 1:
 		for b := 0; b < batch; b++ {
-			fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale, nil, 0)
+			fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale, nil, 0, fwhtAhead(x[(b+1)*n:], logN))
 		}
 	default:
 		fwhtParallel(simd, threads, x, logN, batch, ortho, scale)
@@ -93,7 +118,7 @@ func fwhtParallel(simd bool, threads int, x []float32, logN, batch int, ortho bo
 	if logN < fwhtParLog || batch >= maxThreads(threads) {
 		parallelFor(threads, batch, max(1, (1<<fwhtParLog)>>logN), func(lo, hi int) {
 			for b := lo; b < hi; b++ {
-				fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale, nil, 0)
+				fwhtRec(simd, x[b*n:(b+1)*n], logN, ortho, scale, nil, 0, fwhtAhead(x[(b+1)*n:hi*n], logN))
 			}
 		})
 		return
@@ -110,15 +135,33 @@ func fwhtTop(logN int) (k, h int) {
 	return k, 1 << (logN - k)
 }
 
+// fwhtAhead returns the memory a transform of a 2^logN vector prefetches
+// after the vector, rest (what follows it in its batch: the next vector's
+// first leaf), or nil when it does not prefetch (logN < fwhtPfLog).
+func fwhtAhead(rest []float32, logN int) []float32 {
+	if logN < fwhtPfLog {
+		return nil
+	}
+	return rest[:0:min(len(rest), 1<<fwhtBaseLog)]
+}
+
 // fwhtRec applies all logN ≥ 6 levels to v (2^logN elements) depth first,
 // serially, scaling by scale when ortho. When load is not nil, it first
 // fills each leaf v[i:i+2^min(logN, fwhtBaseLog)] with load(leaf, off+i).
-func fwhtRec(simd bool, v []float32, logN int, ortho bool, scale float32, load func([]float32, int), off int) {
+// When ahead is not nil, it prefetches (see fwhtPfLog): ahead[:cap(ahead)]
+// is what follows v (empty at the end), whose start the last leaf of v
+// prefetches; the prefetches never touch the values, so ahead only decides
+// the speed.
+func fwhtRec(simd bool, v []float32, logN int, ortho bool, scale float32, load func([]float32, int), off int, ahead []float32) {
 	if logN <= fwhtBaseLog {
 		if load != nil {
 			load(v, off)
 		}
-		fwht64(simd, v)
+		if ahead != nil && simd {
+			fwht64PfAVX2(v, ahead[:min(cap(ahead), len(v))])
+		} else {
+			fwht64(simd, v)
+		}
 		fwhtPasses(simd, v, 6, logN)
 		if ortho {
 			vecScaleTo(simd, v, v, scale)
@@ -126,10 +169,41 @@ func fwhtRec(simd bool, v []float32, logN int, ortho bool, scale float32, load f
 		return
 	}
 	k, h := fwhtTop(logN)
+	if logN >= fwhtR64Log {
+		k, h = 6, h>>3
+	}
 	for s := 0; s < 1<<k; s++ {
-		fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale, load, off+s*h)
+		fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale, load, off+s*h, fwhtNext(v, ahead, s, h))
+	}
+	if k == 6 {
+		fwhtR64(simd, v, h)
+		return
 	}
 	fwhtRadix(simd, v, k, h, h)
+}
+
+// fwhtR64 applies the levels of spans h..32h to v (64h elements) as the two
+// radix-8 passes that fwhtRec would run, by blocks of fwhtR64Width columns
+// of all 64 rows, so that the second pass finds its rows in L2.
+func fwhtR64(simd bool, v []float32, h int) {
+	w := min(h, fwhtR64Width)
+	for c := 0; c < h; c += w {
+		for a := 0; a < 8; a++ {
+			fwhtRadix(simd, v[a*8*h+c:], 3, h, w)
+		}
+		for b := 0; b < 8; b++ {
+			fwhtRadix(simd, v[b*h+c:], 3, 8*h, w)
+		}
+	}
+}
+
+// fwhtNext returns the ahead argument of fwhtRec for sub-vector s (span h)
+// of v, given v's own ahead: the rest of v, or ahead after the last one.
+func fwhtNext(v, ahead []float32, s, h int) []float32 {
+	if ahead == nil || (s+1)*h >= len(v) {
+		return ahead
+	}
+	return v[(s+1)*h : (s+1)*h : len(v)]
 }
 
 // fwhtLeaf applies all logN levels to v (2^logN elements, logN ≤
@@ -163,7 +237,7 @@ func fwhtSubsParallel(simd bool, threads int, v []float32, logN int, ortho bool,
 	k, h := fwhtTop(logN)
 	parallelFor(threads, 1<<k, 1, func(lo, hi int) {
 		for s := lo; s < hi; s++ {
-			fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale, load, s*h)
+			fwhtRec(simd, v[s*h:(s+1)*h], logN-k, ortho, scale, load, s*h, fwhtAhead(v[(s+1)*h:hi*h], logN))
 		}
 	})
 }
@@ -279,7 +353,7 @@ func fwhtFused(simd bool, threads int, x []float32, logN int, load func([]float3
 func fwhtRecSubs(simd bool, x []float32, logN int, load func([]float32, int)) {
 	k, h := fwhtTop(logN)
 	for s := 0; s < 1<<k; s++ {
-		fwhtRec(simd, x[s*h:(s+1)*h], logN-k, false, 1, load, s*h)
+		fwhtRec(simd, x[s*h:(s+1)*h], logN-k, false, 1, load, s*h, fwhtAhead(x[(s+1)*h:], logN))
 	}
 }
 

@@ -43,3 +43,9 @@ func fwhtR4ToAVX2(dst, src []float32, hd, hs, w int)
 //
 //go:noescape
 func fwhtR2ToAVX2(dst, src []float32, hd, hs, w int)
+
+// fwht64PfAVX2 is fwht64AVX2 that also prefetches the cache lines of pf,
+// len(x) bytes of them at most (pf is not read otherwise).
+//
+//go:noescape
+func fwht64PfAVX2(x, pf []float32)

@@ -15,3 +15,4 @@ func fwhtR4ToAVX2(dst, src []float32, hd, hs, w int) {
 func fwhtR2ToAVX2(dst, src []float32, hd, hs, w int) {
 	fwhtR2ToGeneric(dst, src, hd, hs, w)
 }
+func fwht64PfAVX2(x, pf []float32) { fwht64Generic(x) }

@@ -116,6 +116,53 @@ func TestFWHTSimdMatchesGeneric(t *testing.T) {
 	}
 }
 
+// TestFWHTLarge holds the serial transform of a vector the size of L3
+// (blocked top levels, prefetching leaves) bit-identical to the threaded
+// one and the streamed one (plain radix-8 top passes), and the result right
+// (applied twice it gives 2^logN·x).
+func TestFWHTLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("64 MiB transforms")
+	}
+	logN := fwhtR64Log
+	x := opRandF32(rand.New(rand.NewPCG(15, 16)), 1<<logN)
+	y1 := append([]float32(nil), x...)
+	fwht(hasAVX2FMA, 1, y1, logN, 1, false)
+	y2 := append([]float32(nil), x...)
+	fwht(hasAVX2FMA, 2, y2, logN, 1, false)
+	if i := opSameBits(y1, y2); i >= 0 {
+		t.Fatalf("serial [%d] = %v, threaded %v", i, y1[i], y2[i])
+	}
+	y3, _ := fusedRun(t, hasAVX2FMA, 1, x, logN, 2, true)
+	if i := opSameBits(y1, y3); i >= 0 {
+		t.Fatalf("serial [%d] = %v, fused %v", i, y1[i], y3[i])
+	}
+	fwht(hasAVX2FMA, 1, y1, logN, 1, true)
+	ref := opTo64(x)
+	for i := range ref {
+		ref[i] *= math.Exp2(float64(logN) / 2)
+	}
+	opCheckRel(t, "fwht twice", y1, ref, 1e-6*float64(logN))
+}
+
+// TestFWHT64Prefetch holds the prefetching levels-0..5 kernel equal to the
+// pure-Go one whatever it prefetches (nothing, less or more than x).
+func TestFWHT64Prefetch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	big := opRandF32(rng, 1<<14)
+	for _, n := range []int{0, 64, 640, 4096} {
+		for _, p := range []int{0, 1, 17, 64, 1000, 1 << 14} {
+			x := opRandF32(rng, n)
+			y := append([]float32(nil), x...)
+			fwht64PfAVX2(x, big[:p])
+			fwht64Generic(y)
+			if i := opSameBits(x, y); i >= 0 {
+				t.Fatalf("n=%d pf=%d: [%d] = %v, want %v", n, p, i, x[i], y[i])
+			}
+		}
+	}
+}
+
 // fusedRun runs fwhtFused on x with load copying x in and emit copying
 // the output out; it fails on an element emitted twice or never and
 // returns the output and the offsets each part emitted, in order.
