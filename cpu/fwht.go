@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/compacter-go/compacter/kernels"
 )
@@ -336,7 +337,9 @@ func fwhtFused(simd bool, threads int, x []float32, logN int, load func([]float3
 	nch := h / w
 	parts = min(max(parts, 1), nch)
 	parallelFor(threads, parts, 1, func(lo, hi int) {
-		out := make([]float32, w<<k)
+		bp := fwhtEmitPool.Get().(*[fwhtEmitChunk << 3]float32)
+		defer fwhtEmitPool.Put(bp)
+		out := bp[:w<<k]
 		for p := lo; p < hi; p++ {
 			for ch := p * nch / parts; ch < (p+1)*nch/parts; ch++ {
 				c := ch * w
@@ -348,6 +351,10 @@ func fwhtFused(simd bool, threads int, x []float32, logN int, load func([]float3
 		}
 	})
 }
+
+// fwhtEmitPool keeps the 16 KiB blocks the top pass of fwhtFused emits
+// from, between calls and goroutines.
+var fwhtEmitPool = sync.Pool{New: func() any { return new([fwhtEmitChunk << 3]float32) }}
 
 // fwhtRecSubs transforms the sub-vectors below the top pass of x serially.
 func fwhtRecSubs(simd bool, x []float32, logN int, load func([]float32, int)) {

@@ -133,7 +133,40 @@ func BenchmarkSAIDT5Base(b *testing.B) {
 			report(b, s, 2)
 			b.ReportMetric(float64(4*len(s.buffer()))/(1<<20), "scratch-MiB")
 		})
+		b.Run(fmt.Sprintf("state=%v/interleaved", v), func(b *testing.B) {
+			benchInterleaved(b, s, w)
+		})
 	}
+}
+
+// benchInterleaved times, tensor by tensor, the forward (ForwardAdd into
+// the weights) and adjoint of each projection of s next to two FWHT passes
+// over its padded length, and reports their ratio (x_fwht2, the issue's
+// bar) from the same stretch of time: on a machine whose speed drifts by
+// phases the two sides see the same phases.
+func benchInterleaved(b *testing.B, s *SAID, w [][]float32) {
+	buf := s.buffer()
+	a := make([]float32, len(s.Theta))
+	var tp, tf time.Duration
+	for b.Loop() {
+		for i, p := range s.proj {
+			t0 := time.Now()
+			if err := p.ForwardAdd(w[i], s.Lambda[i], s.Theta, buf); err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Adjoint(a, w[i], buf); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			for range 2 {
+				if err := cpu.FWHTFloat32(buf[:p.L()], p.logL, 1, p.Threads, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tp, tf = tp+t1.Sub(t0), tf+time.Since(t1)
+		}
+	}
+	b.ReportMetric(float64(tp)/float64(tf), "x_fwht2")
 }
 
 // BenchmarkProjection runs one seeded projection from d = 20000 to
@@ -171,6 +204,19 @@ func BenchmarkProjection(b *testing.B) {
 		}
 		run("forward", 1, func() { _ = p.Forward(out, x, s) })
 		run("adjoint", 1, func() { _ = p.Adjoint(dx, y, s) })
+		b.Run(fmt.Sprintf("state=%v/interleaved", v), func(b *testing.B) {
+			var tp, tf time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				_ = p.ForwardAdd(out, 1, x, s)
+				_ = p.Adjoint(dx, y, s)
+				t1 := time.Now()
+				_ = cpu.FWHTFloat32(s[:p.L()], p.logL, 1, p.Threads, false)
+				_ = cpu.FWHTFloat32(s[:p.L()], p.logL, 1, p.Threads, false)
+				tp, tf = tp+t1.Sub(t0), tf+time.Since(t1)
+			}
+			b.ReportMetric(float64(tp)/float64(tf), "x_fwht2")
+		})
 		run("forward-unfused", 1, func() { p.forwardAddUnfused(out, 1, x, s) })
 		run("adjoint-unfused", 1, func() { p.adjointUnfused(dx, y, s) })
 	}

@@ -297,9 +297,7 @@ func (p *Projection) lift(x, s []float32, emit func(v []float32, off int)) {
 	l, m := p.L(), 1<<p.logM
 	buf, u := s[:l], s[l:l+m]
 	k := min(p.d, l)
-	for i := range k {
-		u[i] = math.Float32frombits(math.Float32bits(x[i]) ^ p.signBit(i)<<31)
-	}
+	p.applySigns(u[:k], x[:k])
 	clear(u[k:])
 	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
 	mm := uint64(m - 1)
@@ -375,10 +373,16 @@ func (p *Projection) lower(dst, s []float32, load func(b []float32, off int)) {
 		*ap = make([]float32, ng*m)
 	}
 	acc := (*ap)[:ng*m]
-	clear(acc)
 	mm := uint64(m - 1)
+	// Each group's accumulator is cleared by the goroutine that fills it,
+	// at its first block.
+	var started [8]bool
 	_ = cpu.FWHTFused(buf, p.logL, p.Threads, load, ng, func(gi int, v []float32, off int) {
 		a := acc[gi*m : (gi+1)*m]
+		if !started[gi] {
+			clear(a)
+			started[gi] = true
+		}
 		if p.pi != nil {
 			g, pi := p.g[off:off+len(v)], p.pi[off:off+len(v)]
 			for i, h := range v {
@@ -388,17 +392,42 @@ func (p *Projection) lower(dst, s []float32, load func(b []float32, off int)) {
 		}
 		p.scatterSeeded(a, v, off)
 	})
-	for j := range u {
-		v := acc[j]
-		for gi := 1; gi < ng; gi++ {
-			v += acc[gi*m+j]
+	for gi := range ng {
+		if !started[gi] { // a group without blocks (none at the sizes that have groups)
+			clear(acc[gi*m : (gi+1)*m])
 		}
-		u[j] = v
 	}
+	// u[j] = acc_0[j] + acc_1[j] + … in group order, by ranges of j in
+	// parallel.
+	const span = 1 << 12
+	forChunks(p.Threads, (m+span-1)/span, func(c int) {
+		lo, hi := c*span, min(m, (c+1)*span)
+		uc := u[lo:hi]
+		copy(uc, acc[lo:hi])
+		for gi := 1; gi < ng; gi++ {
+			for j, v := range acc[gi*m+lo : gi*m+hi] {
+				uc[j] += v
+			}
+		}
+	})
 	_ = cpu.FWHTFloat32(u, p.logM, 1, 1, false)
 	k := min(p.d, l)
-	for i := range k {
-		dst[i] = math.Float32frombits(math.Float32bits(u[i]) ^ p.signBit(i)<<31)
-	}
+	p.applySigns(dst[:k], u[:k])
 	clear(dst[k:])
+}
+
+// applySigns sets dst[i] = B[i]·x[i] for i < len(dst) (len(x) ≥
+// len(dst)), one sign word per 64 elements.
+func (p *Projection) applySigns(dst, x []float32) {
+	for w := 0; w < len(dst); w += 64 {
+		var bits uint64
+		if p.sign != nil {
+			bits = p.sign[w>>6]
+		} else {
+			bits = p.keys.signWord(w >> 6)
+		}
+		for i, v := range x[w:min(w+64, len(dst))] {
+			dst[w+i] = math.Float32frombits(math.Float32bits(v) ^ uint32(bits>>i&1)<<31)
+		}
+	}
 }
