@@ -46,8 +46,9 @@
 // and works on groups of eight (a group permutation and a lane
 // permutation), and G reads groups of eight from a 16 KiB table, so the
 // AVX2 kernels move a group with one load and one VPERMPS from L1 and the
-// scatter is a vector add; a forward + adjoint costs about 1.9 FWHT passes
-// of two (bench/RESULTS.md).
+// scatter is a vector add; a forward + adjoint at T5-base size takes about
+// twice the time of two FWHT passes over the same lengths (StateV1: 3.3 to
+// 4.2 times; bench/RESULTS.md).
 //
 // # Random state
 //
