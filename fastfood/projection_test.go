@@ -108,14 +108,30 @@ func TestGaussTable(t *testing.T) {
 	}
 }
 
+// versionShapes pairs every state version with every shape of projShapes.
+func versionShapes() (cs []struct {
+	v      StateVersion
+	d, dim int
+}) {
+	for _, v := range []StateVersion{StateV1, StateV2} {
+		for _, sh := range projShapes {
+			cs = append(cs, struct {
+				v      StateVersion
+				d, dim int
+			}{v, sh[0], sh[1]})
+		}
+	}
+	return cs
+}
+
 // TestForwardAdjointReference compares Forward and Adjoint of seeded
-// projections with the float64 formula on their materialised state, and
-// checks the adjoint identity ⟨Px, y⟩ = ⟨x, Pᵀy⟩.
+// projections of both state versions with the float64 formula on their
+// materialised state, and checks the adjoint identity ⟨Px, y⟩ = ⟨x, Pᵀy⟩.
 func TestForwardAdjointReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, sh := range projShapes {
-		d, dim := sh[0], sh[1]
-		p, err := New(d, dim, uint64(d*7919+dim))
+	for _, c := range versionShapes() {
+		d, dim := c.d, c.dim
+		p, err := NewVersion(d, dim, uint64(d*7919+dim), c.v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +141,7 @@ func TestForwardAdjointReference(t *testing.T) {
 			g2 += g * g
 		}
 		if want := math.Sqrt(float64(p.L()) * g2); math.Abs(p.Divisor()-want) > 1e-12*want {
-			t.Errorf("d=%d D=%d: divisor %v, √(L·ΣG²) = %v", d, dim, p.Divisor(), want)
+			t.Errorf("%v d=%d D=%d: divisor %v, √(L·ΣG²) = %v", c.v, d, dim, p.Divisor(), want)
 		}
 		checkProjection(t, rng, p)
 	}
@@ -178,7 +194,7 @@ func TestSeededNorm(t *testing.T) {
 	var ratio float64
 	const trials = 20
 	for s := range trials {
-		p, err := New(len(x), 1<<14, uint64(s))
+		p, err := NewVersion(len(x), 1<<14, uint64(s), StateVersion(1+s%2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +281,7 @@ func FuzzProjection(f *testing.F) {
 	f.Add(uint16(1), uint16(1), uint64(0))
 	f.Fuzz(func(t *testing.T, d, dim uint16, seed uint64) {
 		dd, dm := int(d%4096)+1, int(dim%9000)+1
-		p, err := New(dd, dm, seed)
+		p, err := NewVersion(dd, dm, seed, StateVersion(1+seed%2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,9 +297,9 @@ func FuzzProjection(f *testing.F) {
 // counts.
 func TestStreamedPipeline(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, c := range [][2]int{{5, 3000}, {300, 5000}, {1000, 70000}, {3000, 300000}} {
+	for ci, c := range [][2]int{{5, 3000}, {300, 5000}, {1000, 70000}, {3000, 300000}, {1000, 70000}, {3000, 300000}} {
 		d, dim := c[0], c[1]
-		p, err := New(d, dim, uint64(d))
+		p, err := NewVersion(d, dim, uint64(d), StateVersion(2-ci/4)) // the last two with StateV1
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -180,11 +180,15 @@ var saidTensors = []Tensor{{"a", 37}, {"b", 300}, {"c", 5}, {"d", 1024}}
 
 // TestSAIDGradient checks Backward against central finite differences of
 // a float64 loss ℓ = Σ c·θ + ½θ², θ from the float64 formula, for θ_d and
-// λ (per tensor) and θ_d (global).
+// λ (per tensor, state v2) and θ_d (global, state v1).
 func TestSAIDGradient(t *testing.T) {
 	for _, global := range []bool{false, true} {
 		rng := rand.New(rand.NewPCG(7, 8))
-		s, err := NewSAID(Config{Dim: 40, Tensors: saidTensors, Seed: 3, Global: global})
+		state := StateV2
+		if global {
+			state = StateV1
+		}
+		s, err := NewSAID(Config{Dim: 40, Tensors: saidTensors, Seed: 3, Global: global, State: state})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,6 +327,8 @@ func TestSAIDErrors(t *testing.T) {
 		{Dim: 10},
 		{Dim: 3, Tensors: saidTensors},
 		{Dim: 100, Tensors: []Tensor{{"x", 0}}},
+		{Dim: 100, Tensors: saidTensors, State: 3},
+		{Dim: 100, Tensors: saidTensors, State: -1},
 	}
 	for _, cfg := range bad {
 		if _, err := NewSAID(cfg); !errors.Is(err, kernels.ErrShape) {
@@ -332,6 +338,12 @@ func TestSAIDErrors(t *testing.T) {
 	s, err := NewSAID(Config{Dim: 100, Tensors: saidTensors})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.Config().State != LatestState {
+		t.Errorf("Config().State = %v, want the resolved latest %v", s.Config().State, LatestState)
+	}
+	if _, err := NewVersion(10, 20, 1, 9); err == nil {
+		t.Error("NewVersion with version 9 succeeded")
 	}
 	short := [][]float32{make([]float32, 37)}
 	if err := s.Apply(short, short); !errors.Is(err, kernels.ErrShape) {
