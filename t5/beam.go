@@ -67,25 +67,16 @@ func (m *Model) GenerateBeam(inputIDs, attentionMask []int32, B, S, maxLen int, 
 	}
 	k, cfg := o.NumBeams, m.Config
 	N, V, inner := B*k, cfg.VocabSize, cfg.Inner()
-	// Every beam row gets its own copy of the input; the encoder and the
-	// cross-attention cache of a row never move.
-	ids := make([]int32, 0, N*S)
-	var mask []int32
-	for b := range B {
-		for range k {
-			ids = append(ids, inputIDs[b*S:(b+1)*S]...)
-			if attentionMask != nil {
-				mask = append(mask, attentionMask[b*S:(b+1)*S]...)
-			}
-		}
-	}
-	batch := Batch{B: N, S: S, T: 1, InputIDs: ids, AttentionMask: mask, DecoderInputIDs: make([]int32, N)}
+	// The encoder and the cross-attention keys and values run once per
+	// input; their rows are copied to the input's k beam rows, which never
+	// move.
+	batch := Batch{B: B, S: S, T: 1, InputIDs: inputIDs, AttentionMask: attentionMask, DecoderInputIDs: make([]int32, B)}
 	if err := m.checkBatch(&batch); err != nil {
 		return nil, err
 	}
 	ps := &Pass{m: m, batch: m.withPrompt(batch), infer: true}
 	defer ps.Release()
-	g := &generator{ps: ps, L: maxLen}
+	g := &generator{ps: ps, L: maxLen, expand: k}
 	if err := g.setup(); err != nil {
 		return nil, err
 	}

@@ -71,8 +71,12 @@ func argmax(v []float32) int {
 
 // generator holds the caches and per-step buffers of Generate.
 type generator struct {
-	ps                  *Pass
-	L                   int
+	ps *Pass
+	L  int
+	// expand > 1 (beam search) decodes expand rows per encoded row: the
+	// encoder and the cross-attention keys and values run once per input,
+	// and their rows are copied to its expand decoder rows.
+	expand              int
 	crossMask           kernels.Buffer
 	bias                kernels.Buffer // [H, L, L] causal position bias
 	selfK, selfV        []kernels.Buffer
@@ -101,6 +105,11 @@ func (g *generator) setup() error {
 		addBias(e, be, w.v, tmp, B*S)
 		e.do(be.Permute(v, tmp, [4]int{B, S, H, dk}, [4]int{0, 2, 1, 3}))
 		g.crossK, g.crossV = append(g.crossK, k), append(g.crossV, v)
+	}
+	if g.expand > 1 {
+		B = g.expandRows(e)
+	}
+	for range m.dec {
 		g.selfK = append(g.selfK, ps.alloc(e, L*B*inner))
 		g.selfV = append(g.selfV, ps.alloc(e, L*B*inner))
 	}
@@ -119,6 +128,32 @@ func (g *generator) setup() error {
 	}
 	g.logits = ps.alloc(e, B*cfg.VocabSize)
 	return e.err
+}
+
+// expandRows copies every encoded row of the cross-attention mask, keys
+// and values to g.expand consecutive decoder rows (the row-gather of
+// Embedding), makes the pass decode B·expand rows and returns that count.
+func (g *generator) expandRows(e *errs) int {
+	ps, be := g.ps, g.ps.m.Backend
+	B, S, inner, k := ps.batch.B, ps.batch.S, ps.m.Config.Inner(), g.expand
+	rows := make([]int32, B*k)
+	for r := range rows {
+		rows[r] = int32(r / k)
+	}
+	ids := ps.allocInt(e, rows)
+	gather := func(src kernels.Buffer, dim int) kernels.Buffer {
+		dst := ps.alloc(e, B*k*dim)
+		if e.err == nil {
+			e.do(be.Embedding(dst, src, ids, dim))
+		}
+		return dst
+	}
+	g.crossMask = gather(g.crossMask, S)
+	for i := range g.crossK {
+		g.crossK[i], g.crossV[i] = gather(g.crossK[i], S*inner), gather(g.crossV[i], S*inner)
+	}
+	ps.batch.B = B * k
+	return B * k
 }
 
 // step runs the decoder on token ids at position t and downloads the
