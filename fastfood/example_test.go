@@ -40,19 +40,20 @@ func Example() {
 		panic(err)
 	}
 
-	// Reload from the seed, θ_d and λ.
-	r, _ := fastfood.NewSAID(cfg)
+	// Reload from the seed, the random-state version, θ_d and λ:
+	// s.Config() holds the version NewSAID resolved (save it with them).
+	r, _ := fastfood.NewSAID(s.Config())
 	copy(r.Theta, s.Theta)
 	copy(r.Lambda, s.Lambda)
 	again := [][]float32{make([]float32, 32*32), make([]float32, 32)}
 	if err := r.Apply(again, theta0); err != nil {
 		panic(err)
 	}
-	fmt.Println("θ_d:", len(s.Theta), "λ:", len(s.Lambda), "state bytes:", s.StateBytes())
+	fmt.Println("θ_d:", len(s.Theta), "λ:", len(s.Lambda), "state bytes:", s.StateBytes(), "state version:", s.Config().State)
 	fmt.Println("dλ before the step (θ_d = 0):", dLambda)
 	fmt.Println("same weights:", weights[0][7] == again[0][7] && weights[1][3] == again[1][3])
 	// Output:
-	// θ_d: 61 λ: 2 state bytes: 0
+	// θ_d: 61 λ: 2 state bytes: 0 state version: v2
 	// dλ before the step (θ_d = 0): [0 0]
 	// same weights: true
 }
