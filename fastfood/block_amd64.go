@@ -12,4 +12,4 @@ func ffGatherGroupsAVX2(dst, u []float32, tab *[1 << gauss2Log]float32, pats *[1
 // of 64.
 //
 //go:noescape
-func ffScatterGroupsAVX2(acc, buf []float32, tab *[1 << gauss2Log]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32)
+func ffScatterGroupsAVX2(buf, acc []float32, tab *[1 << gauss2Log]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32)

@@ -193,14 +193,14 @@ gdone:
 	VZEROUPPER
 	RET
 
-// func ffScatterGroupsAVX2(acc, buf []float32, tab *[4096]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32)
+// func ffScatterGroupsAVX2(buf, acc []float32, tab *[4096]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32)
 // len(buf) a multiple of 64; acc holds the block's chunk. The groups of
 // one block go to distinct acc groups, so the order of the adds per
 // element is the order of the calls.
 TEXT ·ffScatterGroupsAVX2(SB), NOSPLIT, $0-84
-	MOVQ acc_base+0(FP), SI
-	MOVQ buf_base+24(FP), DI
-	MOVQ buf_len+32(FP), CX
+	MOVQ buf_base+0(FP), DI
+	MOVQ buf_len+8(FP), CX
+	MOVQ acc_base+24(FP), SI
 	MOVQ tab+48(FP), R8
 	MOVQ pats+56(FP), R9
 	MOVQ q+64(FP), R10

@@ -19,7 +19,7 @@ func ffGatherGroupsGeneric(dst, u []float32, tab *[1 << gauss2Log]float32, pats 
 // ffScatterGroupsGeneric is the pure-Go twin of ffScatterGroupsAVX2: the
 // adjoint of ffGatherGroupsGeneric, acc[8τ(g) + pats[pu][r]] +=
 // buf[j]·tab[8τ'(g) + pats[pg][r]], the product rounded before the sum.
-func ffScatterGroupsGeneric(acc, buf []float32, tab *[1 << gauss2Log]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32) {
+func ffScatterGroupsGeneric(buf, acc []float32, tab *[1 << gauss2Log]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32) {
 	for j := 0; j+8 <= len(buf); j += 8 {
 		g := g0 + uint32(j>>3)
 		ub, tb := q.tau(g, key)<<3, q.tauG(g, kg)<<3

@@ -91,22 +91,13 @@ var lanePerms = kernels.FastfoodLanePerms
 //	         y = (y·a3) & gmask;          τ = y ^ y >> shift2
 //	τ'_b(g): z = (g·a4 + kg_b) & 511;     z ^= z >> 5;
 //	         z = (z·a5) & 511;            τ' = z ^ z >> 5
-//	h = fmix32(key_b + g), pu = h >> 26, pg = (h >> 20) & 63
+//	h = Mix32(key_b + g), pu = h >> 26, pg = (h >> 20) & 63
 //
 // and Π(b·2^c + 8g + r) = β(b)·2^c + 8τ + lanePerms[pu][r],
 // G(b·2^c + 8g + r) = gaussTable2()[8τ' + lanePerms[pg][r]].
 type groupParams struct {
 	a2, a3, gmask, shift2, a4, a5 uint32
 	_                             [2]uint32
-}
-
-// fmix32 is the MurmurHash3 32-bit finaliser.
-func fmix32(h uint32) uint32 {
-	h ^= h >> 16
-	h *= 0x85ebca6b
-	h ^= h >> 13
-	h *= 0xc2b2ae35
-	return h ^ h>>16
 }
 
 // tau returns τ_b(g) for the block key key.
@@ -127,7 +118,7 @@ func (q *groupParams) tauG(g, kg uint32) uint32 {
 
 // lanes returns the lane permutations pu and pg of group g.
 func lanes(g, key uint32) (pu, pg uint32) {
-	h := fmix32(key + g)
+	h := kernels.Mix32(key + g)
 	return h >> 26, h >> 20 & 63
 }
 
@@ -135,7 +126,8 @@ func lanes(g, key uint32) (pu, pg uint32) {
 // elements (c = min(log₂m, 12), m ≥ 8 unless L < 8), β a StateV1-style
 // bijection of the L/2^c blocks (its mask covers log₂L − c bits; its mm
 // field is unused), kb and kg the keys of the per-block keys
-// key_b = fmix32(b + kb) and kg_b = fmix32(b + kg), and q the group maps.
+// key_b = Mix32(b + kb) and kg_b = Mix32(b + kg) (kernels.Mix32), and q the
+// group maps.
 // When L < 8 (c < 3) Π is the identity and G follows the formula with
 // b = g = 0 and r = i.
 type blockState struct {
@@ -164,7 +156,7 @@ func newBlockState(k stateKeys, logL, logM int) blockState {
 func v2LogM(logL, logM int) int { return min(max(logM, 3), logL) }
 
 // keys returns the per-block keys of block b.
-func (s *blockState) keys(b uint32) (key, kg uint32) { return fmix32(b + s.kb), fmix32(b + s.kg) }
+func (s *blockState) keys(b uint32) (key, kg uint32) { return kernels.Mix32(b + s.kb), kernels.Mix32(b + s.kg) }
 
 // perm returns Π(i).
 func (s *blockState) perm(i uint32) uint32 {
@@ -188,72 +180,61 @@ func (s *blockState) gauss(i uint32) float32 {
 	return gaussTable2()[s.q.tauG(lo>>3, kg)<<3|uint32(lanePerms()[pg][lo&7])]
 }
 
-// forBlocks calls fn(at, n, base, g0, key, kg) for each run
-// [i0+at, i0+at+n) of [i0, i0+n) inside one Π block (c ≥ 3; i0 and n
-// multiples of 8): g0 is the group of its first element in the block,
-// base = (β(b)·2^c) mod m the start of the chunk of the m-point vector its
-// elements read (mm = m − 1 ≥ 2^c − 1), key and kg the block keys.
-func (s *blockState) forBlocks(i0 uint32, n int, mm uint32, fn func(at, n int, base, g0, key, kg uint32)) {
+// groupKernel is the signature shared by the group gather and scatter
+// kernels: v holds the elements of consecutive groups g0, g0+1, … of one
+// block, chunk the block's chunk of the m-point vector.
+type groupKernel func(v, chunk []float32, tab *[1 << gauss2Log]float32, pats *[128][8]int32, q *groupParams, g0, key, kg uint32)
+
+// groups runs a group kernel over v = the elements [i0, i0+len(v)) (i0 and
+// len(v) multiples of 8, c ≥ 3), block run by block run, with the chunk of
+// vec (m = mm + 1 floats) each block reads: the AVX2 kernel on multiples
+// of eight groups, the generic one on the rest.
+func (s *blockState) groups(simd bool, v, vec []float32, mm, i0 uint32, avx2, generic groupKernel) {
+	_ = vec[mm]
+	tab, pats := gaussTable2(), lanePerms()
 	bs := 1 << uint(s.c)
-	for at := 0; at < n; {
+	for at := 0; at < len(v); {
 		i := i0 + uint32(at)
 		b, lo := i>>uint(s.c), i&uint32(bs-1)
-		k := min(n-at, bs-int(lo))
+		n := min(len(v)-at, bs-int(lo))
 		key, kg := s.keys(b)
-		fn(at, k, s.beta.perm(b)<<uint(s.c)&mm, lo>>3, key, kg)
-		at += k
+		base := s.beta.perm(b) << uint(s.c) & mm
+		run, chunk, g0 := v[at:at+n], vec[base:base+uint32(bs)], lo>>3
+		k := 0
+		if simd {
+			k = n &^ 63
+			if k > 0 {
+				avx2(run[:k], chunk, tab, pats, &s.q, g0, key, kg)
+			}
+		}
+		generic(run[k:], chunk, tab, pats, &s.q, g0+uint32(k>>3), key, kg)
+		at += n
 	}
 }
 
 // gather sets dst[j] = u[Π(i0+j) mod m]·G(i0+j) for j < len(dst); len(u)
 // must be m = mm + 1. i0 and len(dst) are multiples of 8 unless L < 8.
 func (s *blockState) gather(simd bool, dst, u []float32, mm, i0 uint32) {
-	_ = u[mm]
 	if s.c < 3 {
 		for j := range dst {
 			dst[j] = u[i0+uint32(j)] * s.gauss(i0+uint32(j))
 		}
 		return
 	}
-	tab, pats := gaussTable2(), lanePerms()
-	s.forBlocks(i0, len(dst), mm, func(at, n int, base, g0, key, kg uint32) {
-		d := dst[at : at+n]
-		chunk := u[base : base+1<<uint(s.c)]
-		k := 0
-		if simd {
-			k = n &^ 63
-			if k > 0 {
-				ffGatherGroupsAVX2(d[:k], chunk, tab, pats, &s.q, g0, key, kg)
-			}
-		}
-		ffGatherGroupsGeneric(d[k:], chunk, tab, pats, &s.q, g0+uint32(k>>3), key, kg)
-	})
+	s.groups(simd, dst, u, mm, i0, ffGatherGroupsAVX2, ffGatherGroupsGeneric)
 }
 
 // scatter adds buf[j]·G(i0+j) to acc[Π(i0+j) mod m] for j < len(buf), in
 // order of j; len(acc) must be m = mm + 1. i0 and len(buf) are multiples
 // of 8 unless L < 8.
 func (s *blockState) scatter(simd bool, acc, buf []float32, mm, i0 uint32) {
-	_ = acc[mm]
 	if s.c < 3 {
 		for j, v := range buf {
 			acc[i0+uint32(j)] += float32(v * s.gauss(i0+uint32(j)))
 		}
 		return
 	}
-	tab, pats := gaussTable2(), lanePerms()
-	s.forBlocks(i0, len(buf), mm, func(at, n int, base, g0, key, kg uint32) {
-		b := buf[at : at+n]
-		chunk := acc[base : base+1<<uint(s.c)]
-		k := 0
-		if simd {
-			k = n &^ 63
-			if k > 0 {
-				ffScatterGroupsAVX2(chunk, b[:k], tab, pats, &s.q, g0, key, kg)
-			}
-		}
-		ffScatterGroupsGeneric(chunk, b[k:], tab, pats, &s.q, g0+uint32(k>>3), key, kg)
-	})
+	s.groups(simd, buf, acc, mm, i0, ffScatterGroupsAVX2, ffScatterGroupsGeneric)
 }
 
 // sumG2 returns ΣG² over [0, l): per group the squares of its eight table

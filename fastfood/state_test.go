@@ -105,8 +105,8 @@ func checkGroups(t *testing.T, rng *rand.Rand, c int, seed uint32) {
 	buf := randVec(rng, n)
 	a1, a2 := randVec(rng, 1<<c), make([]float32, 1<<c)
 	copy(a2, a1)
-	ffScatterGroupsAVX2(a1, buf, tab, pats, &s.q, g0, key, kg)
-	ffScatterGroupsGeneric(a2, buf, tab, pats, &s.q, g0, key, kg)
+	ffScatterGroupsAVX2(buf, a1, tab, pats, &s.q, g0, key, kg)
+	ffScatterGroupsGeneric(buf, a2, tab, pats, &s.q, g0, key, kg)
 	if !slices.Equal(bitsOf(a1), bitsOf(a2)) {
 		t.Fatalf("c=%d g0=%d: scatter simd and generic differ", c, g0)
 	}

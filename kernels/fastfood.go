@@ -42,7 +42,7 @@ type FastfoodBackend interface {
 //	hperm(x): x = (A0·x + K0) & mask; x ^= x >> Shift;
 //	          x = (A1·x) & mask;      x ^ x >> Shift
 //
-// and fmix32 the MurmurHash3 finaliser (h ^= h>>16; h *= 0x85ebca6b;
+// and Mix32 the MurmurHash3 finaliser (h ^= h>>16; h *= 0x85ebca6b;
 // h ^= h>>13; h *= 0xc2b2ae35; h ^= h>>16). In both versions
 //
 //	B[i] = −1  ⇔  bit i mod 64 of Mix64(SignKey + ⌊i/64⌋) is set.
@@ -50,13 +50,13 @@ type FastfoodBackend interface {
 // Version 1 (0 counts as 1), mask = 2^LogL − 1:
 //
 //	Π(i) = hperm(i)
-//	G(i) = Gauss[(fmix32(i + KG) without its last xorshift) >> 16]
+//	G(i) = Gauss[(Mix32(i + KG) without its last xorshift) >> 16]
 //
 // with Gauss the 65536-entry quantile table (fastfood.GaussTable(1)).
 //
 // Version 2, c = BlockLog, i = b·2^c + 8g + r (r < 8), mask = 2^(LogL−c) − 1,
-// gmask = 2^(c−3) − 1, key = fmix32(b + KB), kg = fmix32(b + KG),
-// h = fmix32(key + g):
+// gmask = 2^(c−3) − 1, key = Mix32(b + KB), kg = Mix32(b + KG),
+// h = Mix32(key + g):
 //
 //	τ(g):  y = (A2·g + key) & gmask; y ^= y >> Shift2; y = (A3·y) & gmask; y ^ y >> Shift2
 //	τ'(g): z = (A4·g + kg) & 511;    z ^= z >> 5;      z = (A5·z) & 511;   z ^ z >> 5
@@ -135,15 +135,6 @@ var lanePerms = sync.OnceValue(func() *[128][8]int32 {
 	return &t
 })
 
-// fmix32 is the MurmurHash3 32-bit finaliser.
-func fmix32(h uint32) uint32 {
-	h ^= h >> 16
-	h *= 0x85ebca6b
-	h ^= h >> 13
-	h *= 0xc2b2ae35
-	return h ^ h>>16
-}
-
 // hperm is the keyed bijection of Π (v1) and of the blocks (v2) on the bits
 // of mask.
 func (s FastfoodSeed) hperm(x, mask uint32) uint32 {
@@ -158,13 +149,13 @@ func (s FastfoodSeed) hperm(x, mask uint32) uint32 {
 func (s FastfoodSeed) groups(i int) (b, g, r, key, kg, h uint32, ok bool) {
 	c := uint(s.BlockLog)
 	if s.BlockLog < 3 {
-		key, kg = fmix32(s.KB), fmix32(s.KG)
-		return 0, 0, uint32(i), key, kg, fmix32(key), false
+		key, kg = Mix32(s.KB), Mix32(s.KG)
+		return 0, 0, uint32(i), key, kg, Mix32(key), false
 	}
 	b, lo := uint32(i)>>c, uint32(i)&(1<<c-1)
-	key, kg = fmix32(b+s.KB), fmix32(b+s.KG)
+	key, kg = Mix32(b+s.KB), Mix32(b+s.KG)
 	g = lo >> 3
-	return b, g, lo & 7, key, kg, fmix32(key + g), true
+	return b, g, lo & 7, key, kg, Mix32(key + g), true
 }
 
 // L returns the padded length 2^LogL.

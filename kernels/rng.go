@@ -13,6 +13,17 @@ func Mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
+// Mix32 is the MurmurHash3 32-bit finaliser (Appleby): a bijection of
+// uint32 with good avalanche, the hash of the Fastfood random state
+// (FastfoodSeed).
+func Mix32(h uint32) uint32 {
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	return h ^ h>>16
+}
+
 // Uniform returns the uniform number in [0, 1) with 24 random bits that the
 // counter-based RNG draws for (seed, counter).
 func Uniform(seed, counter uint64) float32 {

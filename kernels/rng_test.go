@@ -108,3 +108,13 @@ func TestDropoutKeep(t *testing.T) {
 		}
 	}
 }
+
+// TestMix32KnownValues checks Mix32 against the MurmurHash3 fmix32 of the
+// reference implementation.
+func TestMix32KnownValues(t *testing.T) {
+	for in, want := range map[uint32]uint32{0: 0, 1: 0x514e28b7, 0xdeadbeef: 0x0de5c6a9} {
+		if got := Mix32(in); got != want {
+			t.Errorf("Mix32(%#x) = %#x, want %#x", in, got, want)
+		}
+	}
+}
