@@ -156,7 +156,9 @@ func newBlockState(k stateKeys, logL, logM int) blockState {
 func v2LogM(logL, logM int) int { return min(max(logM, 3), logL) }
 
 // keys returns the per-block keys of block b.
-func (s *blockState) keys(b uint32) (key, kg uint32) { return kernels.Mix32(b + s.kb), kernels.Mix32(b + s.kg) }
+func (s *blockState) keys(b uint32) (key, kg uint32) {
+	return kernels.Mix32(b + s.kb), kernels.Mix32(b + s.kg)
+}
 
 // perm returns Π(i).
 func (s *blockState) perm(i uint32) uint32 {
