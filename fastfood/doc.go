@@ -58,7 +58,7 @@
 //
 // StateV1: G(i) is the standard normal quantile at a 16-bit uniform, the
 // top bits of the MurmurHash3 32-bit finaliser of i+key (a discrete N(0,1)
-// with 65536 equiprobable atoms, |G| ≤ 4.17). Π is a keyed bijection of
+// with 65536 equiprobable atoms, |G| ≤ 4.33). Π is a keyed bijection of
 // [0, L): an affine map, xorshift, odd multiplication and xorshift modulo
 // L.
 //
@@ -68,7 +68,7 @@
 // and π_u one of 64 fixed lane permutations chosen per group by a hash.
 // G(i) = T[8τ'_b(g) + π_g(r)], with T the 4096 quantiles of N(0,1) at
 // (j+½)/4096 stored so that each group of eight holds one quantile of
-// every octile (|G| ≤ 3.5), τ'_b a keyed bijection of the 512 table
+// every octile (|G| ≤ 3.67), τ'_b a keyed bijection of the 512 table
 // groups and π_g a second lane permutation. A block of 4096 elements thus
 // draws every quantile exactly once. Neither Π nor G is uniformly random;
 // they are what the kernels evaluate eight lanes at a time, and the
