@@ -208,33 +208,6 @@ func (p *Projection) scatterSeeded(acc, v []float32, off int) {
 	scatterBlock(simd, acc, v, &p.ix, uint32(off))
 }
 
-// permAt returns Π(i) of a seeded projection.
-func (p *Projection) permAt(i uint32) uint32 {
-	if p.ver == StateV2 {
-		return p.blk.perm(i)
-	}
-	return p.ix.perm(i)
-}
-
-// gaussAt returns G(i) of a seeded projection.
-func (p *Projection) gaussAt(i uint32) float32 {
-	if p.ver == StateV2 {
-		return p.blk.gauss(i)
-	}
-	return gaussTable()[p.ix.gaussIndex(i)]
-}
-
-// signBit returns 1 when B[i] = −1.
-func (p *Projection) signBit(i int) uint32 {
-	var w uint64
-	if p.sign != nil {
-		w = p.sign[i>>6]
-	} else {
-		w = p.keys.signWord(i >> 6)
-	}
-	return uint32(w>>(i&63)) & 1
-}
-
 // scratch returns s when it is long enough, else a new slice.
 func (p *Projection) scratch(s []float32) []float32 {
 	if n := p.ScratchLen(); len(s) < n {

@@ -127,3 +127,43 @@ func norm(x []float64) float64 {
 	}
 	return math.Sqrt(s)
 }
+
+// The per-element state of a seeded projection, for the references.
+
+// permAt returns Π(i) of a seeded projection.
+func (p *Projection) permAt(i uint32) uint32 {
+	if p.ver == StateV2 {
+		return p.blk.perm(i)
+	}
+	return p.ix.perm(i)
+}
+
+// gaussAt returns G(i) of a seeded projection.
+func (p *Projection) gaussAt(i uint32) float32 {
+	if p.ver == StateV2 {
+		return p.blk.gauss(i)
+	}
+	return gaussTable()[p.ix.gaussIndex(i)]
+}
+
+// signBit returns 1 when B[i] = −1.
+func (p *Projection) signBit(i int) uint32 {
+	var w uint64
+	if p.sign != nil {
+		w = p.sign[i>>6]
+	} else {
+		w = p.keys.signWord(i >> 6)
+	}
+	return uint32(w>>(i&63)) & 1
+}
+
+// perm returns Π(i).
+func (s *blockState) perm(i uint32) uint32 {
+	if s.c < 3 {
+		return i
+	}
+	b, lo := i>>uint(s.c), i&(1<<uint(s.c)-1)
+	key, _ := s.keys(b)
+	pu, _ := lanes(lo>>3, key)
+	return s.beta.perm(b)<<uint(s.c) | s.q.tau(lo>>3, key)<<3 | uint32(lanePerms()[pu][lo&7])
+}

@@ -160,17 +160,6 @@ func (s *blockState) keys(b uint32) (key, kg uint32) {
 	return kernels.Mix32(b + s.kb), kernels.Mix32(b + s.kg)
 }
 
-// perm returns Π(i).
-func (s *blockState) perm(i uint32) uint32 {
-	if s.c < 3 {
-		return i
-	}
-	b, lo := i>>uint(s.c), i&(1<<uint(s.c)-1)
-	key, _ := s.keys(b)
-	pu, _ := lanes(lo>>3, key)
-	return s.beta.perm(b)<<uint(s.c) | s.q.tau(lo>>3, key)<<3 | uint32(lanePerms()[pu][lo&7])
-}
-
 // gauss returns G(i).
 func (s *blockState) gauss(i uint32) float32 {
 	b, lo := uint32(0), i
