@@ -86,8 +86,19 @@ type Options struct {
 	// (COMPACTER_BACKEND, else the best available).
 	Backend string
 	// Batch is the number of sequences per step; Seq the encoder and the
-	// decoder length of the built-in stream.
+	// decoder length of the built-in stream unless SourceLen or TargetLen
+	// set them apart (a GLUE target is a few tokens long: the paper's
+	// shapes are source 128, target 16). With a task (WithTask) Seq cuts
+	// the inputs and the batches are padded to their longest row.
 	Batch, Seq int
+	SourceLen  int
+	TargetLen  int
+	// Threads, when positive, is GOMAXPROCS during Run (the cpu backend's
+	// and the Fastfood transform's goroutines); 0 keeps the process's.
+	Threads int
+	// Dropout, when not nil, replaces the model's dropout rate (the
+	// official code's step benchmark runs with dropout 0).
+	Dropout *float64
 	// Steps is the number of timed steps per method, after one warm-up.
 	Steps int
 	// EpochExamples is the number of examples of one epoch in the time
@@ -150,10 +161,13 @@ type Row struct {
 	MemoryDelta float64
 	// SecPerStep is the median time of the timed steps; EpochSeconds that ×
 	// EpochExamples / Batch; TimeDelta its change against full
-	// fine-tuning, %.
-	SecPerStep   float64
-	EpochSeconds float64
-	TimeDelta    float64
+	// fine-tuning, %. ExamplesPerSec is the examples of the timed steps
+	// over their total time (with a task's stream the steps differ in
+	// length, and the epoch time is EpochExamples / ExamplesPerSec).
+	SecPerStep     float64
+	ExamplesPerSec float64
+	EpochSeconds   float64
+	TimeDelta      float64
 	// Losses are the training losses of the warm-up and the timed steps;
 	// FinalLoss is the mean of the last (up to three) of them.
 	Losses    []float64
@@ -183,8 +197,12 @@ type Table struct {
 	BaseParams int64
 	Backend    string
 	// Batch, Seq, Steps, EpochExamples and Seed are the options the table
-	// was measured with (after defaults).
+	// was measured with (after defaults); SourceLen and TargetLen the
+	// lengths of the built-in stream (0 with a task's stream: real lengths),
+	// Threads GOMAXPROCS during the run and Dropout the dropout rate.
 	Batch, Seq, Steps, EpochExamples int
+	SourceLen, TargetLen, Threads    int
+	Dropout                          float64
 	Seed                             uint64
 	// ScoreName names the score column: "final loss" without a task.
 	ScoreName string
@@ -330,13 +348,23 @@ func (o Options) resolve() (resolved, error) {
 		v    *int
 		def  int
 	}{{"batch", &r.Batch, DefaultBatch}, {"seq", &r.Seq, DefaultSeq}, {"steps", &r.Steps, DefaultSteps},
-		{"epoch examples", &r.EpochExamples, DefaultEpochExamples}} {
+		{"epoch examples", &r.EpochExamples, DefaultEpochExamples}, {"source length", &r.SourceLen, -1},
+		{"target length", &r.TargetLen, -1}, {"threads", &r.Threads, -1}} {
 		if *f.v < 0 {
 			return r, fmt.Errorf("%w: %s %d must be positive", ErrOptions, f.name, *f.v)
 		}
-		if *f.v == 0 {
+		if *f.v == 0 && f.def > 0 {
 			*f.v = f.def
 		}
+	}
+	if r.SourceLen == 0 {
+		r.SourceLen = r.Seq
+	}
+	if r.TargetLen == 0 {
+		r.TargetLen = r.Seq
+	}
+	if r.Dropout != nil && (*r.Dropout < 0 || *r.Dropout >= 1 || math.IsNaN(*r.Dropout)) {
+		return r, fmt.Errorf("%w: dropout %v must be in [0, 1)", ErrOptions, *r.Dropout)
 	}
 	if r.Seed == 0 {
 		r.Seed = DefaultSeed
@@ -376,6 +404,9 @@ func (o Options) resolve() (resolved, error) {
 		}
 		r.shape = r.Shape
 	}
+	if r.Dropout != nil {
+		r.cfg.DropoutRate = *r.Dropout
+	}
 	if err := r.cfg.Validate(); err != nil {
 		return r, fmt.Errorf("%w: %v", ErrOptions, err)
 	}
@@ -409,9 +440,16 @@ func Run(ctx context.Context, o Options, progress func(Event)) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Threads > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(r.Threads))
+	}
 	t := &Table{Shape: r.shape, Pretrained: r.ModelDir != "", BaseParams: r.cfg.NumParams(), Backend: r.backend,
 		Batch: r.Batch, Seq: r.Seq, Steps: r.Steps, EpochExamples: r.EpochExamples, Seed: r.Seed,
+		SourceLen: r.SourceLen, TargetLen: r.TargetLen, Threads: runtime.GOMAXPROCS(0), Dropout: r.cfg.DropoutRate,
 		ScoreName: "final loss"}
+	if r.Data != nil {
+		t.SourceLen, t.TargetLen = 0, 0
+	}
 	if r.Score != nil {
 		t.ScoreName = r.ScoreName
 	}
@@ -534,12 +572,13 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 	if r.Data != nil {
 		stream, err = r.Data(r.cfg.VocabSize)
 	} else {
-		stream, err = CopyStream(r.cfg.VocabSize, r.Batch, r.Seq, r.Seed)
+		stream, err = CopyStreamLen(r.cfg.VocabSize, r.Batch, r.SourceLen, r.TargetLen, r.Seed)
 	}
 	if err != nil {
 		return row, err
 	}
 	var times []float64
+	var examples int
 	for s := 0; s <= r.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return row, err
@@ -558,14 +597,25 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 		}
 		if s > 0 {
 			times = append(times, time.Since(t0).Seconds())
+			examples += b.B
 		}
 		row.Losses = append(row.Losses, res.Loss)
 		progress(Event{Phase: "step", Step: s, Loss: res.Loss}, s+2)
 	}
 	row.PeakBytes = be.Mem().Peak
 	row.MemoryMiB = float64(row.PeakBytes) / (1 << 20)
+	var total float64
+	for _, x := range times {
+		total += x
+	}
+	row.ExamplesPerSec = float64(examples) / total
 	row.SecPerStep = median(times)
 	row.EpochSeconds = row.SecPerStep * float64(r.EpochExamples) / float64(r.Batch)
+	if r.Data != nil {
+		// Real data: steps differ in length (dynamic padding), so the epoch
+		// is timed by the examples/s of all timed steps, not by the median.
+		row.EpochSeconds = float64(r.EpochExamples) / row.ExamplesPerSec
+	}
 	last := row.Losses[max(1, len(row.Losses)-3):]
 	for _, l := range last {
 		row.FinalLoss += l / float64(len(last))

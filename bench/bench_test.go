@@ -192,6 +192,11 @@ func TestBadOptions(t *testing.T) {
 		"name, no score":   {Model: tinyConfig(), ScoreName: "accuracy"},
 		"invalid model":    {Model: t5.Config{VocabSize: 8}},
 		"no checkpoint":    {ModelDir: t.TempDir()},
+		"negative source":  {Model: tinyConfig(), SourceLen: -1},
+		"negative target":  {Model: tinyConfig(), TargetLen: -1},
+		"negative threads": {Model: tinyConfig(), Threads: -1},
+		"dropout 1":        {Model: tinyConfig(), Dropout: ptr(1.0)},
+		"dropout < 0":      {Model: tinyConfig(), Dropout: ptr(-0.1)},
 	}
 	for name, o := range bad {
 		if _, err := Run(context.Background(), o, nil); !errors.Is(err, ErrOptions) {
@@ -317,5 +322,70 @@ func TestCopyStream(t *testing.T) {
 		if _, err := CopyStream(a[0], a[1], a[2], 1); !errors.Is(err, ErrOptions) {
 			t.Errorf("CopyStream%v: %v", a, err)
 		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCopyStreamLen(t *testing.T) {
+	s, err := CopyStreamLen(50, 2, 6, 3, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Next()
+	if b.B != 2 || b.S != 6 || b.T != 3 || len(b.InputIDs) != 12 || len(b.Labels) != 6 {
+		t.Fatalf("batch %+v", b)
+	}
+	for r := range 2 {
+		if !slices.Equal(b.Labels[r*3:r*3+3], b.InputIDs[r*6:r*6+3]) {
+			t.Errorf("row %d: target %v is not the first 3 of %v", r, b.Labels[r*3:r*3+3], b.InputIDs[r*6:r*6+6])
+		}
+	}
+	// A target longer than the source repeats it; equal lengths are CopyStream.
+	s, _ = CopyStreamLen(50, 1, 2, 5, 5)
+	b, _ = s.Next()
+	if want := []int32{b.InputIDs[0], b.InputIDs[1], b.InputIDs[0], b.InputIDs[1], b.InputIDs[0]}; !slices.Equal(b.Labels, want) {
+		t.Errorf("labels %v, want %v", b.Labels, want)
+	}
+	c1, _ := CopyStreamLen(50, 3, 7, 7, 9)
+	c2, _ := CopyStream(50, 3, 7, 9)
+	x1, _ := c1.Next()
+	x2, _ := c2.Next()
+	if !slices.Equal(x1.InputIDs, x2.InputIDs) || !slices.Equal(x1.Labels, x2.Labels) {
+		t.Error("CopyStreamLen(src = tgt) differs from CopyStream")
+	}
+}
+
+// TestRunLengthsThreadsDropout: the options reach the table and the
+// batches, and dropout 0 makes a run repeatable step for step.
+func TestRunLengthsThreadsDropout(t *testing.T) {
+	opts := Options{Model: tinyConfig(), Backend: "cpu", Batch: 2, SourceLen: 12, TargetLen: 3, Steps: 2,
+		EpochExamples: 10, Threads: 1, Dropout: ptr(0.0), Methods: []peft.Method{peft.BitFit}}
+	t1, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t1.SourceLen != 12 || t1.TargetLen != 3 || t1.Threads != 1 || t1.Dropout != 0 || t1.Seq != DefaultSeq {
+		t.Errorf("table header %+v", t1)
+	}
+	if r := t1.Rows[0]; !(r.ExamplesPerSec > 0) || math.Abs(r.EpochSeconds-r.SecPerStep*10/2) > 1e-12 {
+		t.Errorf("row %+v", r)
+	}
+	t2, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(t1.Rows[0].Losses, t2.Rows[0].Losses) {
+		t.Errorf("dropout 0: losses %v then %v", t1.Rows[0].Losses, t2.Rows[0].Losses)
+	}
+	// The default keeps the model's dropout (0.1): the losses differ from
+	// dropout 0 after the same batches.
+	opts.Dropout = nil
+	t3, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t3.Dropout != 0.1 || slices.Equal(t1.Rows[0].Losses, t3.Rows[0].Losses) {
+		t.Errorf("default dropout %v: losses %v, with 0 %v", t3.Dropout, t3.Rows[0].Losses, t1.Rows[0].Losses)
 	}
 }

@@ -45,8 +45,20 @@ func (t *Table) Summary() string {
 	if t.Steps == 1 {
 		steps = "step"
 	}
-	return fmt.Sprintf("%s (%s params, %s), backend %s, batch %d × %d tokens, %d timed %s per method after 1 warm-up (time: median), epoch = %d examples, seed %d",
-		t.Shape, thousands(t.BaseParams), weights, t.Backend, t.Batch, t.Seq, t.Steps, steps, t.EpochExamples, t.Seed)
+	shape := fmt.Sprintf("%d × %d tokens", t.Batch, t.Seq)
+	switch {
+	case t.SourceLen > 0 && (t.SourceLen != t.Seq || t.TargetLen != t.Seq):
+		shape = fmt.Sprintf("%d × %d source, %d target tokens", t.Batch, t.SourceLen, t.TargetLen)
+	case t.SourceLen == 0 && t.TargetLen == 0 && t.Threads > 0:
+		// A task's stream: real lengths, padded per batch.
+		shape = fmt.Sprintf("%d examples of the task (inputs ≤ %d tokens, padded per batch)", t.Batch, t.Seq)
+	}
+	extra := ""
+	if t.Threads > 0 {
+		extra = fmt.Sprintf(", %d threads, dropout %g", t.Threads, t.Dropout)
+	}
+	return fmt.Sprintf("%s (%s params, %s), backend %s, batch %s, %d timed %s per method after 1 warm-up (time: median), epoch = %d examples, seed %d%s",
+		t.Shape, thousands(t.BaseParams), weights, t.Backend, shape, t.Steps, steps, t.EpochExamples, t.Seed, extra)
 }
 
 // ScoreNote says what the score column means.
@@ -65,14 +77,15 @@ func (t *Table) ScoreNote() string {
 
 // header are the column names of the text and markdown tables.
 func (t *Table) header() []string {
-	return []string{"method", "trained params", "% params", "memory MiB", "Δ memory", "s/step",
+	return []string{"method", "trained params", "% params", "memory MiB", "Δ memory", "s/step", "ex/s",
 		"epoch s", "Δ time", t.ScoreName}
 }
 
 // cells formats a row for the text and markdown tables.
 func (t *Table) cells(r Row) []string {
 	return []string{r.Name, thousands(r.Trainable), fmt.Sprintf("%.3f", r.Percent), fmt.Sprintf("%.1f", r.MemoryMiB),
-		pct(r.MemoryDelta), fmt.Sprintf("%.3f", r.SecPerStep), fmt.Sprintf("%.1f", r.EpochSeconds), pct(r.TimeDelta),
+		pct(r.MemoryDelta), fmt.Sprintf("%.3f", r.SecPerStep), fmt.Sprintf("%.2f", r.ExamplesPerSec),
+		fmt.Sprintf("%.1f", r.EpochSeconds), pct(r.TimeDelta),
 		fmt.Sprintf("%.4f", r.Value())}
 }
 
@@ -130,6 +143,10 @@ type jsonTable struct {
 	Backend       string    `json:"backend"`
 	Batch         int       `json:"batch"`
 	Seq           int       `json:"seq"`
+	SourceLen     int       `json:"source_len,omitempty"`
+	TargetLen     int       `json:"target_len,omitempty"`
+	Threads       int       `json:"threads,omitempty"`
+	Dropout       *float64  `json:"dropout,omitempty"`
 	Steps         int       `json:"steps"`
 	EpochExamples int       `json:"epoch_examples"`
 	Seed          uint64    `json:"seed"`
@@ -149,6 +166,7 @@ type jsonRow struct {
 	MemoryMiB    float64    `json:"memory_mib"`
 	MemoryDelta  *float64   `json:"memory_delta_pct"`
 	SecPerStep   float64    `json:"sec_per_step"`
+	ExamplesPerS float64    `json:"examples_per_s,omitempty"`
 	EpochSeconds float64    `json:"epoch_s"`
 	TimeDelta    *float64   `json:"time_delta_pct"`
 	Losses       []*float64 `json:"losses"`
@@ -160,11 +178,12 @@ type jsonRow struct {
 func (t *Table) writeJSON(w io.Writer) error {
 	jt := jsonTable{Shape: t.Shape, Pretrained: t.Pretrained, BaseParams: t.BaseParams, Backend: t.Backend,
 		Batch: t.Batch, Seq: t.Seq, Steps: t.Steps, EpochExamples: t.EpochExamples, Seed: t.Seed,
+		SourceLen: t.SourceLen, TargetLen: t.TargetLen, Threads: t.Threads, Dropout: &t.Dropout,
 		ScoreName: t.ScoreName, ScoreNote: t.ScoreNote(), ElapsedSec: t.Elapsed.Seconds(), Rows: []jsonRow{}}
 	for _, r := range t.Rows {
 		jr := jsonRow{Method: string(r.Method), Name: r.Name, Trainable: r.Trainable, Total: r.Total,
 			Percent: r.Percent, PeakBytes: r.PeakBytes, MemoryMiB: r.MemoryMiB, MemoryDelta: finite(r.MemoryDelta),
-			SecPerStep: r.SecPerStep, EpochSeconds: r.EpochSeconds, TimeDelta: finite(r.TimeDelta),
+			SecPerStep: r.SecPerStep, ExamplesPerS: r.ExamplesPerSec, EpochSeconds: r.EpochSeconds, TimeDelta: finite(r.TimeDelta),
 			FinalLoss: finite(r.FinalLoss), Score: finite(r.Score), Note: r.Note}
 		for _, l := range r.Losses {
 			jr.Losses = append(jr.Losses, finite(l))
@@ -178,7 +197,7 @@ func (t *Table) writeJSON(w io.Writer) error {
 
 // csvHeader are the columns of the CSV output.
 var csvHeader = []string{"method", "name", "trainable", "total", "percent", "peak_bytes", "memory_mib",
-	"memory_delta_pct", "sec_per_step", "epoch_s", "time_delta_pct", "final_loss", "score", "note"}
+	"memory_delta_pct", "sec_per_step", "examples_per_s", "epoch_s", "time_delta_pct", "final_loss", "score", "note"}
 
 func (t *Table) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
@@ -188,7 +207,7 @@ func (t *Table) writeCSV(w io.Writer) error {
 	for _, r := range t.Rows {
 		rec := []string{string(r.Method), r.Name, strconv.FormatInt(r.Trainable, 10), strconv.FormatInt(r.Total, 10),
 			num(r.Percent), strconv.FormatInt(r.PeakBytes, 10), num(r.MemoryMiB), num(r.MemoryDelta),
-			num(r.SecPerStep), num(r.EpochSeconds), num(r.TimeDelta), num(r.FinalLoss), num(r.Score), r.Note}
+			num(r.SecPerStep), num(r.ExamplesPerSec), num(r.EpochSeconds), num(r.TimeDelta), num(r.FinalLoss), num(r.Score), r.Note}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -253,11 +272,15 @@ func ReadJSON(r io.Reader) (*Table, error) {
 	}
 	t := &Table{Shape: jt.Shape, Pretrained: jt.Pretrained, BaseParams: jt.BaseParams, Backend: jt.Backend,
 		Batch: jt.Batch, Seq: jt.Seq, Steps: jt.Steps, EpochExamples: jt.EpochExamples, Seed: jt.Seed,
+		SourceLen: jt.SourceLen, TargetLen: jt.TargetLen, Threads: jt.Threads,
 		ScoreName: jt.ScoreName, Elapsed: time.Duration(jt.ElapsedSec * float64(time.Second))}
+	if jt.Dropout != nil {
+		t.Dropout = *jt.Dropout
+	}
 	for _, jr := range jt.Rows {
 		r := Row{Method: peft.Method(jr.Method), Name: jr.Name, Trainable: jr.Trainable, Total: jr.Total,
 			Percent: jr.Percent, PeakBytes: jr.PeakBytes, MemoryMiB: jr.MemoryMiB, MemoryDelta: orNaN(jr.MemoryDelta),
-			SecPerStep: jr.SecPerStep, EpochSeconds: jr.EpochSeconds, TimeDelta: orNaN(jr.TimeDelta),
+			SecPerStep: jr.SecPerStep, ExamplesPerSec: jr.ExamplesPerS, EpochSeconds: jr.EpochSeconds, TimeDelta: orNaN(jr.TimeDelta),
 			FinalLoss: orNaN(jr.FinalLoss), Score: orNaN(jr.Score), Note: jr.Note}
 		for _, l := range jr.Losses {
 			r.Losses = append(r.Losses, orNaN(l))

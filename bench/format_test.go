@@ -25,7 +25,7 @@ func sampleTable() *Table {
 		EpochExamples: 1000, Seed: 1, ScoreName: "final loss", Elapsed: 70 * time.Second,
 		Rows: []Row{
 			{Method: peft.FullFinetune, Name: "Full fine-tuning", Trainable: 60506624, Total: 60506624, Percent: 100,
-				PeakBytes: 1157627904, MemoryMiB: 1104, SecPerStep: 1.432, EpochSeconds: 358, Losses: []float64{11, 10.98, 10.97},
+				PeakBytes: 1157627904, MemoryMiB: 1104, SecPerStep: 1.432, ExamplesPerSec: 2.79, EpochSeconds: 358, Losses: []float64{11, 10.98, 10.97},
 				FinalLoss: 10.975, Score: math.NaN()},
 			{Method: peft.Compacter, Name: "Compacter", Trainable: 54464, Total: 60561088, Percent: 0.09,
 				PeakBytes: 445906944, MemoryMiB: 425.25, SecPerStep: 0.867, EpochSeconds: 216.75, Losses: []float64{11, 10.9},
@@ -83,7 +83,7 @@ func TestWriteMarkdown(t *testing.T) {
 		t.Fatalf("markdown table:\n%s", b.String())
 	}
 	for i, r := range rows {
-		if len(r) != 9 {
+		if len(r) != 10 {
 			t.Errorf("row %d has %d cells: %q", i, len(r), r)
 		}
 	}

@@ -35,7 +35,9 @@ type Task struct {
 // score every method on its validation split after training (the task's
 // metric ×100, the mean of its metrics where it has several, by greedy
 // generation: finetune.Evaluate): Data streams the tokenized training
-// examples (inputs cut to Seq tokens) in a seeded order, Batch at a time,
+// examples (inputs cut to SourceLen, else Seq, tokens) in a seeded order,
+// Batch at a time, padded to the longest row of each batch as the official
+// code pads (an unset EpochExamples becomes the training split's size),
 // Score evaluates and ScoreName names the metric. The score is measured
 // after the benchmark's few steps, so it is a paper's score only after as
 // many steps as the paper trained (use compacter train for real runs),
@@ -83,6 +85,12 @@ func (o Options) WithTask(tk Task) (Options, error) {
 		valid = valid[:min(tk.EvalSamples, len(valid))]
 	}
 	batch, seq := o.Batch, o.Seq
+	if o.SourceLen > 0 {
+		seq = o.SourceLen
+	}
+	if o.EpochExamples == 0 {
+		o.EpochExamples = len(data.Train)
+	}
 	if batch <= 0 {
 		batch = DefaultBatch
 	}

@@ -3,6 +3,7 @@ package peft
 import (
 	"flag"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ var (
 	benchPreset = flag.String("peft.preset", "t5-small", "model shape of BenchmarkTrainStep (t5.Preset name)")
 	benchB      = flag.Int("peft.batch", 8, "sequences per step of BenchmarkTrainStep")
 	benchS      = flag.Int("peft.len", 128, "encoder and decoder length of BenchmarkTrainStep")
+	benchSrc    = flag.Int("peft.source-len", 0, "encoder length of BenchmarkTrainStep (default -peft.len)")
+	benchTgt    = flag.Int("peft.target-len", 0, "decoder length of BenchmarkTrainStep (default -peft.len)")
+	benchThr    = flag.Int("peft.threads", 0, "GOMAXPROCS of BenchmarkTrainStep (default: the process's)")
 )
 
 // BenchmarkTrainStep times one training step (forward, backward, AdamW)
@@ -24,6 +28,9 @@ var (
 // activations) and, when full-finetune ran first in the same process, both
 // as Δ% against it (the paper's columns).
 func BenchmarkTrainStep(b *testing.B) {
+	if *benchThr > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*benchThr))
+	}
 	var fullSec, fullMiB float64
 	for _, meth := range Methods {
 		b.Run(string(meth), func(b *testing.B) {
@@ -61,12 +68,22 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer a.Remove()
-			B, S := *benchB, *benchS
+			B, S, T := *benchB, *benchS, *benchS
+			if *benchSrc > 0 {
+				S = *benchSrc
+			}
+			if *benchTgt > 0 {
+				T = *benchTgt
+			}
 			rng := rand.New(rand.NewPCG(3, 4))
-			batch := t5.Batch{B: B, S: S, T: S, InputIDs: make([]int32, B*S), Labels: make([]int32, B*S)}
-			for i := range batch.InputIDs {
-				batch.InputIDs[i] = int32(2 + rng.IntN(cfg.VocabSize-2))
-				batch.Labels[i] = int32(2 + rng.IntN(cfg.VocabSize-2))
+			batch := t5.Batch{B: B, S: S, T: T, InputIDs: make([]int32, B*S), Labels: make([]int32, B*T)}
+			for i := range max(B*S, B*T) {
+				if i < B*S {
+					batch.InputIDs[i] = int32(2 + rng.IntN(cfg.VocabSize-2))
+				}
+				if i < B*T {
+					batch.Labels[i] = int32(2 + rng.IntN(cfg.VocabSize-2))
+				}
 			}
 			tr, err := t5.NewTrainer(m, t5.TrainConfig{LR: c.LearningRate})
 			if err != nil {
@@ -89,6 +106,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			sec := time.Since(t0).Seconds() / float64(n)
 			mib := float64(be.Mem().Peak) / (1 << 20)
 			b.ReportMetric(sec, "s/step")
+			b.ReportMetric(float64(B*(S+T))/sec, "tok/s")
 			b.ReportMetric(mib, "peak-MiB")
 			b.ReportMetric(float64(a.Trainable()), "trainable")
 			if meth == FullFinetune {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,9 +76,20 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.StringVar(&f.opts.ModelDir, "model", "", "Hugging Face T5 checkpoint `dir` (config.json, model.safetensors): its shape and weights instead of --shape")
 	fs.StringVar(&f.opts.Backend, "backend", "", "compute backend (default: $COMPACTER_BACKEND, else the best available; see compacter backends)")
 	fs.IntVar(&f.opts.Batch, "batch", bench.DefaultBatch, "sequences per step")
-	fs.IntVar(&f.opts.Seq, "seq", bench.DefaultSeq, "encoder and decoder length of the batches")
+	fs.IntVar(&f.opts.Seq, "seq", bench.DefaultSeq, "encoder and decoder length of the batches (with --task: the longest input kept)")
+	fs.IntVar(&f.opts.SourceLen, "source-len", 0, "encoder length of the built-in batches (default --seq; with --task: the longest input kept)")
+	fs.IntVar(&f.opts.TargetLen, "target-len", 0, "decoder length of the built-in batches (default --seq)")
+	fs.IntVar(&f.opts.Threads, "threads", 0, "GOMAXPROCS during the run: the cpu backend's threads (default: all cores)")
+	fs.Func("dropout", "dropout `rate` of every method's model (default: the shape's or checkpoint's, 0.1 for T5; the official code's step benchmark uses 0)", func(v string) error {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x < 0 || x >= 1 {
+			return fmt.Errorf("want a rate in [0, 1), got %q", v)
+		}
+		f.opts.Dropout = &x
+		return nil
+	})
 	fs.IntVar(&f.opts.Steps, "steps", bench.DefaultSteps, "timed steps per method (after one warm-up step)")
-	fs.IntVar(&f.opts.EpochExamples, "epoch-examples", bench.DefaultEpochExamples, "examples in one epoch of the time column")
+	fs.IntVar(&f.opts.EpochExamples, "epoch-examples", bench.DefaultEpochExamples, "examples in one epoch of the time column (with --task: default the task's training split)")
 	methods := fs.String("methods", "all", "comma-separated methods to run, in this order (the Δ columns need full-finetune)")
 	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of the weights, the methods' tensors, dropout and the batches (> 0)")
 	fs.StringVar(&f.format, "format", "text", "output: "+strings.Join(bench.Formats, ", "))
@@ -111,7 +123,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"batch", f.opts.Batch}, {"seq", f.opts.Seq}, {"steps", f.opts.Steps}, {"epoch-examples", f.opts.EpochExamples}} {
+	}{{"batch", f.opts.Batch}, {"seq", f.opts.Seq}, {"steps", f.opts.Steps}, {"epoch-examples", f.opts.EpochExamples},
+		{"source-len", f.opts.SourceLen + 1}, {"target-len", f.opts.TargetLen + 1}, {"threads", f.opts.Threads + 1}} {
 		if c.v <= 0 {
 			return f, fmt.Errorf("bench: --%s %d must be positive", c.name, c.v)
 		}
@@ -128,11 +141,17 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if f.from != "" {
 		for _, n := range []string{"shape", "model", "backend", "batch", "seq", "steps", "epoch-examples", "methods", "seed",
-			"task", "data", "spm", "train-samples", "eval-samples"} {
+			"task", "data", "spm", "train-samples", "eval-samples", "source-len", "target-len", "threads", "dropout"} {
 			if set[n] {
 				return f, fmt.Errorf("bench: --from reads a measured table: --%s does not apply", n)
 			}
 		}
+	}
+	if f.task.Name != "" && set["target-len"] {
+		return f, errors.New("bench: --target-len does not apply with --task (targets are the task's, padded per batch)")
+	}
+	if f.task.Name != "" && !set["epoch-examples"] {
+		f.opts.EpochExamples = 0 // the task's training split
 	}
 	shapeSet := set["shape"]
 	if f.opts.ModelDir != "" {

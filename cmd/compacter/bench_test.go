@@ -44,6 +44,13 @@ func TestBenchFlagErrors(t *testing.T) {
 		// the tokenizer's 2100 ids exceed tiny-relu's vocabulary of 96
 		{"--task", "mnli", "--data", "../../bench/glue/testdata", "--model", tinyModel, "--spm", "../../testdata/tokenizer/spiece.model", "--steps", "1"},
 		{"--from", "x.json", "--task", "rte"},
+		{"--source-len", "-1"},
+		{"--target-len", "-2"},
+		{"--threads", "-1"},
+		{"--dropout", "1"},
+		{"--dropout", "x"},
+		{"--from", "x.json", "--dropout", "0"},
+		{"--task", "rte", "--data", "../../bench/glue/testdata", "--model", tinyModel, "--target-len", "4"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), append([]string{"bench"}, args...), &out, &errb)
