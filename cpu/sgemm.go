@@ -1,6 +1,9 @@
 package cpu
 
-import "sync"
+import (
+	"os"
+	"sync"
+)
 
 // SGEMM: a BLIS-style packed, cache-blocked single-precision matrix product.
 //
@@ -109,7 +112,15 @@ type sgemmArgs struct {
 	ldc            int
 	// inPlaceB reads full NR panels of B from b instead of packing them.
 	inPlaceB bool
+	// wide runs full 12×32 tiles of packed blocks (two A panels by two B
+	// panels) through the AVX-512 micro-kernel.
+	wide bool
 }
+
+// sgemmWide selects the 12×32 AVX-512 micro-kernel for packed blocks where
+// the CPU has AVX-512 (COMPACTER_CPU_AVX512=0 keeps the 6×16 AVX2 kernel
+// everywhere, e.g. to compare the two). It is decided once, at init.
+var sgemmWide = hasAVX512 && os.Getenv("COMPACTER_CPU_AVX512") != "0"
 
 // sgemmScratch is one thread's working memory: its packed A block and the
 // temporary tile of the edge path.
@@ -133,7 +144,8 @@ func sgemm(simd bool, threads int, transA, transB bool, m, n, k int, alpha float
 		sgemmScaleC(m, n, beta, c, ldc)
 		return
 	}
-	d := &sgemmArgs{simd: simd, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	d := &sgemmArgs{simd: simd, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		wide: simd && sgemmWide}
 	// The micro-kernel wastes 14 of its 16 columns at N ≤ 2; the assembly
 	// one is still faster than the direct loop, the pure-Go one is not.
 	if m*n*k <= sgemmDirectMNK || m <= 2 && transB || n <= 2 && !simd {
@@ -230,8 +242,28 @@ func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, 
 		for q := q0; q < q1; q++ {
 			j := jc + q*sgemmNR
 			nr := min(sgemmNR, jc+ncur-j)
+			p := ib
+			if d.wide && !d.inPlaceB && q+1 < q1 && j+2*sgemmNR <= jc+ncur {
+				// Two full B panels: 12×32 tiles over pairs of full A
+				// panels, the odd or partial A panel left to the 6×16 loop
+				// below for both B panels.
+				bq := bp[q*kc*sgemmNR : (q+2)*kc*sgemmNR]
+				for ; p+1 < ie && (p+2)*sgemmMR <= d.m; p += 2 {
+					i := p * sgemmMR
+					ap := s.a[(p-ib)*kc*sgemmMR : (p-ib+2)*kc*sgemmMR]
+					sgemmKernel12x32AVX512(kc, ap, bq, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
+				}
+				for r := p; r < ie; r++ {
+					i := r * sgemmMR
+					ap := s.a[(r-ib)*kc*sgemmMR:]
+					d.tile(s, kc, ap, 1, sgemmMR, bq, sgemmNR, i, j, min(sgemmMR, d.m-i), sgemmNR, beta)
+					d.tile(s, kc, ap, 1, sgemmMR, bq[kc*sgemmNR:], sgemmNR, i, j+sgemmNR, min(sgemmMR, d.m-i), sgemmNR, beta)
+				}
+				q++
+				continue
+			}
 			bq, csb := d.bPanel(bp, q, pc, kc, j, nr)
-			for p := ib; p < ie; p++ {
+			for ; p < ie; p++ {
 				i := p * sgemmMR
 				ap := s.a[(p-ib)*kc*sgemmMR:]
 				d.tile(s, kc, ap, 1, sgemmMR, bq, csb, i, j, min(sgemmMR, d.m-i), nr, beta)

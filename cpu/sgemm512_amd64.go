@@ -1,0 +1,9 @@
+//go:build !purego
+
+package cpu
+
+// sgemmKernel12x32AVX512 is the 12×32 AVX-512 micro-kernel; see
+// sgemmKernel12x32Generic for the contract.
+//
+//go:noescape
+func sgemmKernel12x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)

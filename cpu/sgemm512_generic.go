@@ -1,0 +1,21 @@
+package cpu
+
+// sgemmKernel12x32Generic is the pure-Go twin of sgemmKernel12x32AVX512,
+// the wide SGEMM micro-kernel of CPUs with AVX-512: one 12×32 tile of C
+// from two consecutive packed A panels and two consecutive packed B
+// panels of the sgemmMR×sgemmNR layout,
+//
+//	C[r, j] = alpha·Σ_l A[r, l]·B[l, j] + beta·C[r, j]   (r < 12, j < 32, l < k)
+//
+// where A[r, l] = a[(r/6)·6k + l·6 + r%6], B[l, j] = b[(j/16)·16k + l·16 +
+// j%16] and C[r, j] = c[r·ldc + j]. It is the four 6×16 quarters of
+// sgemmKernelGeneric, and the assembly runs the same FMAs in the same order
+// as sgemmKernelAVX2 on each quarter. With beta = ±0, C is not read. k ≥ 1.
+func sgemmKernel12x32Generic(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32) {
+	pa, pb := k*sgemmMR, k*sgemmNR
+	for p := range 2 {
+		for q := range 2 {
+			sgemmKernelGeneric(k, a[p*pa:], 1, sgemmMR, b[q*pb:], sgemmNR, c[p*sgemmMR*ldc+q*sgemmNR:], ldc, alpha, beta)
+		}
+	}
+}

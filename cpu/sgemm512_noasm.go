@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// sgemmKernel12x32AVX512 runs the pure-Go twin where no assembly is built.
+func sgemmKernel12x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernel12x32Generic(k, a, b, c, ldc, alpha, beta)
+}
