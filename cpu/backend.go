@@ -400,12 +400,28 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 			return fmt.Errorf("cpu: gemm B: %w", err)
 		}
 	}
-	for i := 0; i < p.Batch; i++ {
+	item := func(i, threads int) {
 		var ai, bi []float32
 		if p.K > 0 {
 			ai, bi = a[i*p.StrideA:], bb[i*p.StrideB:]
 		}
-		sgemm(b.simd, b.threads, p.TransA, p.TransB, p.M, p.N, p.K, p.Alpha, ai, p.LDA, bi, p.LDB, p.Beta, c[i*p.StrideC:], p.LDC)
+		sgemm(b.simd, threads, p.TransA, p.TransB, p.M, p.N, p.K, p.Alpha, ai, p.LDA, bi, p.LDB, p.Beta, c[i*p.StrideC:], p.LDC)
+	}
+	// A batch of products each too small for sgemm to split (attention's
+	// per-head products, 128×128×64) runs its items in parallel instead,
+	// one thread each: otherwise every core but one idles through them.
+	// Each item is computed as it would be alone, so the bits do not
+	// depend on the split.
+	if p.Batch > 1 && maxThreads(b.threads) > 1 && p.M*p.N*max(p.K, 1) < 2*sgemmParallelMin {
+		parallelFor(b.threads, p.Batch, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				item(i, 1)
+			}
+		})
+		return nil
+	}
+	for i := 0; i < p.Batch; i++ {
+		item(i, b.threads)
 	}
 	return nil
 }
