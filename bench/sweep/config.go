@@ -84,9 +84,9 @@ type Cell struct {
 	// Size is the number of training examples; Requested lists the sizes
 	// of the grid it stands for (more than one, or another number, only
 	// when Config.Clamp cut them to the training split).
-	Size      int      `json:"size"`
-	Requested []int    `json:"requested_sizes"`
-	Seed      uint64   `json:"seed"`
+	Size      int    `json:"size"`
+	Requested []int  `json:"requested_sizes"`
+	Seed      uint64 `json:"seed"`
 	task      *glue.Task
 	hyper     finetune.Hyper
 	pc        peft.Config
