@@ -68,7 +68,8 @@ func (t *Table) Figure(task string) (*plot.Plot, error) {
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(4), -vg.Points(4)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, m := range methods {
 		var pts points

@@ -119,6 +119,7 @@ type Summary struct {
 // keeps finetune's checkpoint and resumes on the next Run. progress, if
 // not nil, is called for every event.
 func Run(ctx context.Context, cfg Config, progress func(Progress)) (sum *Summary, err error) {
+	var settings func(Cell) Settings
 	if progress == nil {
 		progress = func(Progress) {}
 	}
@@ -127,8 +128,9 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (sum *Summary
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
+	sum, settings, err = collect(cfg, plan)
+	if err != nil {
+		return nil, err
 	}
 	pj, err := json.MarshalIndent(struct {
 		Config  Config    `json:"config"`
@@ -140,33 +142,11 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (sum *Summary
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
 	if err := writeAtomic(filepath.Join(cfg.OutDir, PlanFile), append(pj, '\n')); err != nil {
 		return nil, err
-	}
-	hashes := map[string]string{}
-	for _, c := range plan.Cells {
-		if _, ok := hashes[c.Task]; !ok {
-			if hashes[c.Task], err = fileSHA256(c.trainFile); err != nil {
-				return nil, err
-			}
-		}
-	}
-	sum = &Summary{Plan: plan, Results: make([]*Result, len(plan.Cells))}
-	settings := func(c Cell) Settings {
-		return Settings{Hyper: c.hyper, PEFT: c.pc, EvalSamples: cfg.EvalSamples, TrainSHA256: hashes[c.Task]}
-	}
-	for i, c := range plan.Cells {
-		r, err := readResult(cfg.OutDir, c, settings(c))
-		if err != nil {
-			return nil, err
-		}
-		if r != nil {
-			sum.Results[i] = r
-			sum.Skipped++
-			if r.Status == StatusFailed {
-				sum.Failed++
-			}
-		}
 	}
 	defer func() {
 		files, werr := writeOutputs(cfg.OutDir, sum, true)
@@ -238,6 +218,63 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (sum *Summary
 		report(ev, i, 0, nil, r)
 	}
 	return sum, nil
+}
+
+// Collect reads the stored results of the grid's cells without running
+// anything: the summary's Results hold the finished cells (Skipped counts
+// them) and its Table their aggregate; nothing is written.
+func Collect(cfg Config) (*Summary, error) {
+	plan, err := NewPlan(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sum, _, err := collect(cfg, plan)
+	if err != nil {
+		return nil, err
+	}
+	sum.Table = Aggregate(plan, sum.Results)
+	return sum, nil
+}
+
+// WriteOutputs writes a summary's tables and figures into dir and
+// returns their paths (Run does so itself).
+func WriteOutputs(dir string, sum *Summary) ([]string, error) {
+	files, err := writeOutputs(dir, sum, true)
+	sum.Files = files
+	return files, err
+}
+
+// collect reads the stored results of a plan's cells, and returns the
+// settings each cell must match.
+func collect(cfg Config, plan *Plan) (*Summary, func(Cell) Settings, error) {
+	hashes := map[string]string{}
+	for _, c := range plan.Cells {
+		if _, ok := hashes[c.Task]; !ok {
+			h, err := fileSHA256(c.trainFile)
+			if err != nil {
+				return nil, nil, err
+			}
+			hashes[c.Task] = h
+		}
+	}
+	settings := func(c Cell) Settings {
+		return Settings{Hyper: c.hyper, PEFT: c.pc, EvalSamples: cfg.EvalSamples, TrainSHA256: hashes[c.Task]}
+	}
+	sum := &Summary{Plan: plan, Results: make([]*Result, len(plan.Cells))}
+	for i, c := range plan.Cells {
+		r, err := readResult(cfg.OutDir, c, settings(c))
+		if err != nil {
+			return nil, nil, err
+		}
+		if r != nil {
+			sum.Results[i] = r
+			sum.Skipped++
+			if r.Status == StatusFailed {
+				sum.Failed++
+			}
+		}
+	}
+	return sum, settings, nil
 }
 
 // work is the number of training examples a cell processes.
