@@ -402,5 +402,9 @@ func writeAtomicFunc(path string, write func(*os.File) error) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
+		d.Sync() // best effort: the rename reaches the disk
+		d.Close()
+	}
 	return nil
 }
