@@ -11,8 +11,10 @@
 // grown by a size or a seed reuses what it shares); a crash or a
 // cancellation loses at most the cell in progress, which finetune's
 // checkpoint resumes. A result.json written with other settings (learning
-// rate, epochs, PEFT options, another train.tsv) is an error, not a silent
-// mix.
+// rate, epochs, PEFT options, evaluation samples, another train.tsv) is an
+// error, not a silent mix. The model folder and backend are recorded in
+// each result but not compared: pointing a sweep at another model means
+// choosing another OutDir.
 //
 // # Subsamples
 //
