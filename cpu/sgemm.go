@@ -353,13 +353,15 @@ func (d *sgemmArgs) packA(dst []float32, i0, i1, pc, kc int) {
 			}
 		case mr == sgemmMR:
 			r0 := a[i*lda+pc : i*lda+pc+kc]
-			r1 := a[(i+1)*lda+pc : (i+1)*lda+pc+kc]
-			r2 := a[(i+2)*lda+pc : (i+2)*lda+pc+kc]
-			r3 := a[(i+3)*lda+pc : (i+3)*lda+pc+kc]
-			r4 := a[(i+4)*lda+pc : (i+4)*lda+pc+kc]
-			r5 := a[(i+5)*lda+pc : (i+5)*lda+pc+kc]
+			// Equal lengths let the compiler drop the bounds checks below.
+			r1 := a[(i+1)*lda+pc:][:len(r0)]
+			r2 := a[(i+2)*lda+pc:][:len(r0)]
+			r3 := a[(i+3)*lda+pc:][:len(r0)]
+			r4 := a[(i+4)*lda+pc:][:len(r0)]
+			r5 := a[(i+5)*lda+pc:][:len(r0)]
+			pan := pan[:len(r0)*sgemmMR]
 			for l := range r0 {
-				p := (*[sgemmMR]float32)(pan[l*sgemmMR:])
+				p := (*[sgemmMR]float32)(pan[l*sgemmMR : l*sgemmMR+sgemmMR])
 				p[0], p[1], p[2], p[3], p[4], p[5] = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l]
 			}
 		default:
@@ -388,6 +390,15 @@ func (d *sgemmArgs) packB(dst []float32, q0, q1, pc, kc, jc, ncur int) {
 		j := jc + q*sgemmNR
 		nr := min(sgemmNR, jc+ncur-j)
 		if !d.transB {
+			if nr == sgemmNR {
+				// A full panel: 64-byte row moves the compiler inlines
+				// (copy would call memmove once per row).
+				for l := 0; l < kc; l++ {
+					o := (pc+l)*ldb + j
+					*(*[sgemmNR]float32)(pan[l*sgemmNR : (l+1)*sgemmNR]) = *(*[sgemmNR]float32)(b[o : o+sgemmNR])
+				}
+				continue
+			}
 			for l := 0; l < kc; l++ {
 				o := (pc+l)*ldb + j
 				row := pan[l*sgemmNR : (l+1)*sgemmNR]
