@@ -6,6 +6,11 @@
 // SentencePiece vocabulary, and batch encoding with padding, truncation and
 // attention masks.
 //
+// A Model loads from a SentencePiece spiece.model (Parse) or from the
+// Hugging Face tokenizer.json of a T5 model (ParseJSON), which is read as
+// the spiece.model it was converted from and tokenizes identically; Load
+// takes either file or a model directory holding one.
+//
 // A Model is immutable after loading and safe for concurrent use.
 package tokenizer
 
