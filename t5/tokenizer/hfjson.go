@@ -84,6 +84,8 @@ const maxNesting = 8
 // with replacement "▁" (alone or after WhitespaceSplit), add_prefix_space
 // or prepend_scheme "always"/"first"/"never"; a Metaspace decoder; an
 // optional TemplateProcessing post-processor "$A </s>"; and added_tokens.
+// Older layouts (Precompiled alone, WhitespaceSplit + Metaspace with
+// add_prefix_space, an untyped model) are read too.
 //
 // The file is read as the SentencePiece model it was converted from and
 // tokenizes exactly as that spiece.model does under SentencePiece 0.1.97
@@ -99,6 +101,13 @@ const maxNesting = 8
 // VocabSize is then the SentencePiece vocabulary, and NewT5 puts them back
 // at the same ids. The post-processor, if any, must be T5's (or none):
 // NewT5 appends </s> itself.
+//
+// Where the Hugging Face fast tokenizer departs from SentencePiece, this
+// follows SentencePiece (T5's original, "slow" tokenizer): literal
+// "</s>" or "<pad>" in text is ordinary text, not the special token;
+// the charsmap is applied by longest match, not per grapheme; and with
+// prepend_scheme "first" text after a sentinel still gets the prefix
+// space, as with the legacy T5 tokenizer.
 //
 // Other model types (BPE, WordPiece, WordLevel) and components give an
 // error wrapping ErrUnsupported; malformed JSON gives a plain error.
@@ -116,13 +125,18 @@ func ParseJSON(b []byte) (*Model, error) {
 	if err := json.Unmarshal(f.Model, &kind); err != nil {
 		return nil, fmt.Errorf("%w: model: %v", errJSON, err)
 	}
-	if kind.Type != "Unigram" {
-		if kind.Type == "" {
-			return nil, fmt.Errorf("%w: model has no type", errJSON)
+	var um hfUnigram
+	if kind.Type == "" {
+		// Files of old tokenizers releases may leave the model untyped; a
+		// Unigram is the one with a [[piece, score], …] vocab.
+		if err := json.Unmarshal(f.Model, &um); err != nil || len(um.Vocab) == 0 {
+			return nil, fmt.Errorf("%w: model has no type and no [[piece, score], …] vocab", errJSON)
 		}
+		kind.Type = "Unigram"
+	}
+	if kind.Type != "Unigram" {
 		return nil, fmt.Errorf("%w: model type %q (only Unigram is supported)", ErrUnsupported, kind.Type)
 	}
-	var um hfUnigram
 	if err := json.Unmarshal(f.Model, &um); err != nil {
 		return nil, fmt.Errorf("%w: model: %v", errJSON, err)
 	}

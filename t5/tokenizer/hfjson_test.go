@@ -354,7 +354,7 @@ func TestParseJSONErrors(t *testing.T) {
 		{"empty piece", func(d map[string]any) { vocab(d)[5] = []any{"", -3.0} }, false},
 		{"empty vocab", func(d map[string]any) { model(d)["vocab"] = []any{} }, false},
 		{"no model", func(d map[string]any) { delete(d, "model") }, false},
-		{"model without type", func(d map[string]any) { delete(model(d), "type") }, false},
+		{"untyped model with a map vocab", func(d map[string]any) { d["model"] = map[string]any{"vocab": map[string]any{"a": 0}} }, false},
 		{"charsmap not base64", func(d map[string]any) { d["normalizer"].(map[string]any)["precompiled_charsmap"] = "%%%" }, false},
 		{"charsmap truncated", func(d map[string]any) { d["normalizer"].(map[string]any)["precompiled_charsmap"] = "AQID" }, false},
 		{"normalizer without type", func(d map[string]any) { d["normalizer"] = map[string]any{"x": 1} }, false},
@@ -379,7 +379,7 @@ func TestParseJSONErrors(t *testing.T) {
 		}
 	}
 	// Variants that are accepted: null charsmap, prepend_scheme, post
-	// processor absent, T5's 100 sentinels.
+	// processor absent, an untyped model, T5's 100 sentinels.
 	for _, c := range []struct {
 		name string
 		edit func(d map[string]any)
@@ -391,6 +391,11 @@ func TestParseJSONErrors(t *testing.T) {
 			d["pre_tokenizer"], d["decoder"] = ms, ms
 		}},
 		{"no post_processor", func(d map[string]any) { delete(d, "post_processor") }},
+		{"untyped model", func(d map[string]any) { delete(model(d), "type") }},
+		{"Metaspace with both prefix fields", func(d map[string]any) {
+			ms := map[string]any{"type": "Metaspace", "replacement": "▁", "add_prefix_space": false, "prepend_scheme": "always"}
+			d["pre_tokenizer"], d["decoder"] = ms, ms
+		}},
 		{"100 sentinels", func(d map[string]any) { withSentinels(d, 100) }},
 	} {
 		d := tinyDoc(t)
