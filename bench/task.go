@@ -59,7 +59,7 @@ func (o Options) WithTask(tk Task) (Options, error) {
 		if o.ModelDir == "" {
 			return o, fmt.Errorf("%w: task %s needs a tokenizer (spiece.model) or a model directory holding one", ErrOptions, task.Name)
 		}
-		spmPath = filepath.Join(o.ModelDir, "spiece.model")
+		spmPath = filepath.Clean(o.ModelDir) // a directory: tokenizer.Load picks spiece.model or tokenizer.json
 	}
 	spm, err := tokenizer.Load(spmPath)
 	if err != nil {

@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			return nil, err
 		}
 		defer be.Close()
-		spm, err := tokenizer.Load(filepath.Join(cfg.ModelDir, "spiece.model"))
+		spm, err := tokenizer.Load(cfg.ModelDir) // spiece.model or tokenizer.json
 		if err != nil {
 			return nil, err
 		}

@@ -11,13 +11,16 @@ import (
 	"github.com/compacter-go/compacter/t5/tokenizer"
 )
 
-const tokenizeHelp = `Usage: compacter tokenize --spm FILE [--pieces] [--decode] < input
+const tokenizeHelp = `Usage: compacter tokenize --spm PATH [--pieces] [--decode] < input
 
 Reads text lines on standard input and prints one JSON array per line: the
-SentencePiece ids of the line (or, with --pieces, its pieces). With --decode
-it reads one JSON array of ids per line and prints the decoded text as a JSON
-string. The model is a SentencePiece unigram model (spiece.model); no </s> is
-appended (the T5 extras are in package t5/tokenizer's T5 type).
+SentencePiece ids of the line (or, with --pieces, its pieces); a line with no
+tokens (empty or only spaces) prints []. With --decode it reads one JSON
+array of ids per line ([] included) and prints the decoded text as a JSON
+string. PATH is a SentencePiece unigram model (spiece.model), a Hugging Face
+tokenizer.json of a T5 model, or a model directory holding one of them
+(spiece.model is preferred when both are there). No </s> is appended (the T5
+extras are in package t5/tokenizer's T5 type).
 
 Flags:
 `
@@ -29,7 +32,8 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		fmt.Fprint(stderr, tokenizeHelp)
 		fs.PrintDefaults()
 	}
-	spm := fs.String("spm", "", "SentencePiece model file (spiece.model)")
+	spm := fs.String("spm", "", "tokenizer: spiece.model, tokenizer.json or a model `path` holding one")
+	fs.StringVar(spm, "tokenizer", "", "the same as --spm")
 	pieces := fs.Bool("pieces", false, "print pieces instead of ids")
 	decode := fs.Bool("decode", false, "read id arrays and print text")
 	if err := fs.Parse(args); err != nil {
@@ -39,7 +43,7 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return fmt.Errorf("tokenize: unexpected arguments %q", fs.Args())
 	}
 	if *spm == "" {
-		return errors.New("tokenize: --spm is required")
+		return errors.New("tokenize: --spm (or --tokenizer) is required")
 	}
 	if *pieces && *decode {
 		return errors.New("tokenize: --pieces and --decode exclude each other")
@@ -68,9 +72,17 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			}
 			v = text
 		case *pieces:
-			v = m.EncodePieces(sc.Text())
+			p := m.EncodePieces(sc.Text())
+			if p == nil {
+				p = []string{} // [] rather than null
+			}
+			v = p
 		default:
-			v = m.Encode(sc.Text())
+			ids := m.Encode(sc.Text())
+			if ids == nil {
+				ids = []int32{}
+			}
+			v = ids
 		}
 		if err := enc.Encode(v); err != nil {
 			return err

@@ -75,3 +75,23 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// BenchmarkParse and BenchmarkParseJSON time loading the same model from
+// spiece.model and from the tokenizer.json converted from it.
+func BenchmarkParse(b *testing.B) { benchParse(b, testModel, Parse) }
+
+func BenchmarkParseJSON(b *testing.B) { benchParse(b, testJSON, ParseJSON) }
+
+func benchParse(b *testing.B, path string, parse func([]byte) (*Model, error)) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
@@ -106,6 +107,57 @@ func FuzzParse(f *testing.F) {
 		m, err := Parse(c)
 		if err == nil {
 			_ = m.Encode("Hello, wörld ｶﾀｶﾅ \xff")
+		}
+	})
+}
+
+// FuzzTokenizerJSON checks that ParseJSON never panics on arbitrary input,
+// and that a tokenizer.json it accepts encodes any text into pieces that
+// tile the normalized text, decodes its own ids, and works as a T5 model
+// when it has T5's special ids.
+func FuzzTokenizerJSON(f *testing.F) {
+	// The seeds are small (the fuzzer minimizes every new input, which is
+	// slow for kilobyte documents); TestTinyTokenizerJSON and
+	// TestParseJSONErrors cover the full fixtures.
+	small := `{"added_tokens":[{"id":0,"content":"<pad>","special":true},{"id":1,"content":"</s>","special":true},` +
+		`{"id":3,"content":"<sep>"}],"normalizer":{"type":"Sequence","normalizers":[` +
+		`{"type":"Precompiled","precompiled_charsmap":"CM"},{"type":"Strip","strip_left":false,"strip_right":true},` +
+		`{"type":"Replace","pattern":{"Regex":" {2,}"},"content":"▁"}]},` +
+		`"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true},` +
+		`"post_processor":{"type":"TemplateProcessing","single":[{"Sequence":{"id":"A","type_id":0}},` +
+		`{"SpecialToken":{"id":"</s>","type_id":0}}],"special_tokens":{"</s>":{"id":"</s>","ids":[1],"tokens":["</s>"]}}},` +
+		`"decoder":{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true},` +
+		`"model":{"type":"Unigram","unk_id":2,"vocab":[["<pad>",0.0],["</s>",0.0],["<unk>",0.0],["<sep>",0.0],` +
+		`["▁",-2.0],["a",-3.0],["b",-3.0],["▁ab",-1.5],["<extra_id_0>",0.0]],"byte_fallback":false}}`
+	cm := base64.StdEncoding.EncodeToString(buildCharsmap(map[string]string{"A": "a", "B": "b", "\t": " "}))
+	f.Add([]byte(strings.Replace(small, "CM", cm, 1)), "ab A\tB <sep> x</s>")
+	f.Add([]byte(strings.Replace(small, `"CM"`, "null", 1)), "  ab  b ")
+	f.Add([]byte(`{"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["<0x41>",-1]],"byte_fallback":true},`+
+		`"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"WhitespaceSplit"},{"type":"Metaspace","replacement":"▁","add_prefix_space":false}]},`+
+		`"decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},{"type":"Metaspace","replacement":"▁","add_prefix_space":false}]}}`), "A\xff")
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}`), "a")
+	f.Fuzz(func(t *testing.T, b []byte, text string) {
+		m, err := ParseJSON(b)
+		if err != nil {
+			return
+		}
+		ids := m.Encode(text)
+		if !m.byteFallback {
+			pieces := m.EncodePieces(text)
+			if len(pieces) != len(ids) {
+				t.Fatalf("%d pieces but %d ids", len(pieces), len(ids))
+			}
+			if got, norm := strings.Join(pieces, ""), m.Normalize(text); got != norm {
+				t.Fatalf("pieces %q do not tile normalized %q", pieces, norm)
+			}
+		}
+		if _, err := m.Decode(ids); err != nil {
+			t.Fatalf("decode of its own ids: %v", err)
+		}
+		if t5, err := NewT5(m); err == nil {
+			if _, err := t5.Decode(t5.Encode(text + "<extra_id_3>")); err != nil {
+				t.Fatalf("T5 decode of its own ids: %v", err)
+			}
 		}
 	})
 }

@@ -17,17 +17,18 @@ type charsmap struct {
 
 // parseCharsmap decodes a precompiled_charsmap blob: a little-endian uint32
 // byte size of the trie, the trie units, then the replacement strings.
-func parseCharsmap(b []byte) (*charsmap, error) {
+// Errors wrap bad.
+func parseCharsmap(b []byte, bad error) (*charsmap, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
 	if len(b) < 4 {
-		return nil, fmt.Errorf("%w: precompiled_charsmap shorter than its header", errProto)
+		return nil, fmt.Errorf("%w: precompiled_charsmap shorter than its header", bad)
 	}
 	size := binary.LittleEndian.Uint32(b)
 	b = b[4:]
 	if size%4 != 0 || uint64(size) > uint64(len(b)) || size == 0 {
-		return nil, fmt.Errorf("%w: precompiled_charsmap trie size %d of %d bytes", errProto, size, len(b))
+		return nil, fmt.Errorf("%w: precompiled_charsmap trie size %d of %d bytes", bad, size, len(b))
 	}
 	c := &charsmap{units: make([]uint32, size/4), normalized: string(b[size:])}
 	for i := range c.units {

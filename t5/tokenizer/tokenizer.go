@@ -6,14 +6,21 @@
 // SentencePiece vocabulary, and batch encoding with padding, truncation and
 // attention masks.
 //
+// A Model loads from a SentencePiece spiece.model (Parse) or from the
+// Hugging Face tokenizer.json of a T5 model (ParseJSON), which is read as
+// the spiece.model it was converted from and tokenizes identically; Load
+// takes either file or a model directory holding one.
+//
 // A Model is immutable after loading and safe for concurrent use.
 package tokenizer
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -51,17 +58,65 @@ type Model struct {
 	scratch sync.Pool
 }
 
-// Load reads a serialized SentencePiece ModelProto (spiece.model) from path.
+// Load reads a tokenizer from path, which is one of:
+//
+//   - a serialized SentencePiece ModelProto (spiece.model);
+//   - a Hugging Face tokenizer.json (any file whose name ends in ".json"),
+//     read by ParseJSON;
+//   - a model directory holding spiece.model or tokenizer.json. When it
+//     holds both, spiece.model is used: it is the original the
+//     tokenizer.json was converted from, and the only one of the two that
+//     records piece types (unused, byte) and the unknown surface.
 func Load(path string) (*Model, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return loadDir(path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	m, err := Parse(b)
+	parse := Parse
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		parse = ParseJSON
+	}
+	m, err := parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// Model file names looked for in a model directory, in order of preference.
+const (
+	SPMFile  = "spiece.model"
+	JSONFile = "tokenizer.json"
+)
+
+// loadDir loads dir/spiece.model, or dir/tokenizer.json when there is no
+// spiece.model.
+func loadDir(dir string) (*Model, error) {
+	for _, name := range []string{SPMFile, JSONFile} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return Load(p)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("tokenizer: directory %s holds neither %s nor %s", dir, SPMFile, JSONFile)
+}
+
+// LoadT5 loads path as Load does and wraps the model with NewT5.
+func LoadT5(path string) (*T5, error) {
+	m, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := NewT5(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 // Parse builds a Model from a serialized SentencePiece ModelProto. Only
@@ -74,11 +129,18 @@ func Parse(b []byte) (*Model, error) {
 	if pm.modelType != 1 {
 		return nil, fmt.Errorf("%w: model_type %d is not UNIGRAM (1)", errProto, pm.modelType)
 	}
+	return newModel(pm, errProto)
+}
+
+// newModel builds a Model from the parts of a unigram model; errors wrap
+// bad, which names the source format.
+func newModel(pm *protoModel, bad error) (*Model, error) {
+	var err error
 	if len(pm.pieces) == 0 {
-		return nil, fmt.Errorf("%w: no pieces", errProto)
+		return nil, fmt.Errorf("%w: no pieces", bad)
 	}
 	if len(pm.pieces) > math.MaxInt32 {
-		return nil, fmt.Errorf("%w: too many pieces", errProto)
+		return nil, fmt.Errorf("%w: too many pieces", bad)
 	}
 	m := &Model{
 		pieces:          pm.pieces,
@@ -96,7 +158,7 @@ func Parse(b []byte) (*Model, error) {
 	for i := range m.byteID {
 		m.byteID[i] = -1
 	}
-	m.cmap, err = parseCharsmap(pm.charsmap)
+	m.cmap, err = parseCharsmap(pm.charsmap, bad)
 	if err != nil {
 		return nil, err
 	}
@@ -106,14 +168,14 @@ func Parse(b []byte) (*Model, error) {
 		total += len(p.piece)
 	}
 	if total >= 1<<24 {
-		return nil, fmt.Errorf("%w: pieces hold %d bytes, more than the trie's 2^24", errProto, total)
+		return nil, fmt.Errorf("%w: pieces hold %d bytes, more than the trie's 2^24", bad, total)
 	}
 	for i, p := range pm.pieces {
 		if p.piece == "" {
-			return nil, fmt.Errorf("%w: piece %d is empty", errProto, i)
+			return nil, fmt.Errorf("%w: piece %d is empty", bad, i)
 		}
 		if _, dup := m.pieceID[p.piece]; dup {
-			return nil, fmt.Errorf("%w: piece %d %q is a duplicate", errProto, i, p.piece)
+			return nil, fmt.Errorf("%w: piece %d %q is a duplicate", bad, i, p.piece)
 		}
 		m.pieceID[p.piece] = int32(i)
 		switch p.typ {
@@ -121,13 +183,13 @@ func Parse(b []byte) (*Model, error) {
 			m.trie.insert(p.piece, int32(i))
 		case typeUnknown:
 			if m.unkID >= 0 {
-				return nil, fmt.Errorf("%w: more than one unknown piece", errProto)
+				return nil, fmt.Errorf("%w: more than one unknown piece", bad)
 			}
 			m.unkID = int32(i)
 		case typeByte:
 			var v byte
 			if _, err := fmt.Sscanf(p.piece, "<0x%02X>", &v); err != nil || len(p.piece) != 6 {
-				return nil, fmt.Errorf("%w: byte piece %d is %q", errProto, i, p.piece)
+				return nil, fmt.Errorf("%w: byte piece %d is %q", bad, i, p.piece)
 			}
 			m.byteID[v] = int32(i)
 		}
@@ -144,7 +206,7 @@ func Parse(b []byte) (*Model, error) {
 		}
 	}
 	if m.unkID < 0 {
-		return nil, fmt.Errorf("%w: no unknown piece", errProto)
+		return nil, fmt.Errorf("%w: no unknown piece", bad)
 	}
 	m.trie.compile()
 	if m.userTrie != nil {
@@ -153,7 +215,7 @@ func Parse(b []byte) (*Model, error) {
 	if m.byteFallback {
 		for i, id := range m.byteID {
 			if id < 0 {
-				return nil, fmt.Errorf("%w: byte_fallback without piece <0x%02X>", errProto, i)
+				return nil, fmt.Errorf("%w: byte_fallback without piece <0x%02X>", bad, i)
 			}
 		}
 	}

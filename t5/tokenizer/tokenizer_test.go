@@ -31,7 +31,13 @@ func loadTestModel(tb testing.TB) *Model {
 
 func loadCases(tb testing.TB) []refCase {
 	tb.Helper()
-	f, err := os.Open(filepath.FromSlash("../../testdata/tokenizer/cases.jsonl"))
+	return loadCasesFrom(tb, "../../testdata/tokenizer/cases.jsonl")
+}
+
+// loadCasesFrom reads a cases.jsonl file.
+func loadCasesFrom(tb testing.TB, path string) []refCase {
+	tb.Helper()
+	f, err := os.Open(filepath.FromSlash(path))
 	if err != nil {
 		tb.Fatal(err)
 	}
