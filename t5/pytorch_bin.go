@@ -74,6 +74,9 @@ type ptTensor struct {
 	stride []int64
 }
 
+// maxTensorDims bounds the rank of a tensor (PyTorch's own limit is 64).
+const maxTensorDims = 64
+
 // rebuildTensorV2 stands for torch._utils._rebuild_tensor_v2(storage,
 // storage_offset, size, stride, requires_grad, backward_hooks[, metadata]).
 type rebuildTensorV2 struct{}
@@ -98,8 +101,8 @@ func (rebuildTensorV2) Call(args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(size) != len(stride) {
-		return nil, fmt.Errorf("%w: tensor of size %v has strides %v", ErrCheckpoint, size, stride)
+	if len(size) != len(stride) || len(size) > maxTensorDims {
+		return nil, fmt.Errorf("%w: tensor of size %v has strides %v (at most %d dimensions)", ErrCheckpoint, size, stride, maxTensorDims)
 	}
 	if _, ok := args[4].(bool); !ok {
 		return nil, fmt.Errorf("%w: _rebuild_tensor_v2 requires_grad %v is not a bool", ErrCheckpoint, args[4])

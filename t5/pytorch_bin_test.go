@@ -343,3 +343,41 @@ func TestScanPickle(t *testing.T) {
 		}
 	}
 }
+
+// TestPyTorchSmall reads the small fixtures: the zip and legacy files of
+// the same state dict (views at offsets, a transposed tensor, a tied
+// entry) give the same tensors, and half.bin's F16 and BF16 tensors are
+// the float32 ones rounded to the format (within its unit roundoff).
+func TestPyTorchSmall(t *testing.T) {
+	read := func(file string) map[string][]float32 {
+		f, err := OpenPyTorch(filepath.Join(binDir("small"), file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		out := map[string][]float32{}
+		for _, n := range f.Names() {
+			if out[n], err = f.Float32(n, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	z, l := read("zip.bin"), read("legacy.bin")
+	sameBits(t, "zip vs legacy", z, l)
+	if len(z) != 4 || len(z["a"]) != 6 || len(z["b"]) != 2 || len(z["c"]) != 6 || !slices.Equal(z["a"], z["a2"]) {
+		t.Fatalf("small state dict %v", z)
+	}
+	h := read("half.bin")
+	base := append(slices.Clone(z["a"]), z["b"]...) // the 8 values a and b are views of
+	for i, v := range h["h"] {
+		if d := math.Abs(float64(v-base[i])) / math.Abs(float64(base[i])); d > 0x1p-11 {
+			t.Errorf("h[%d] = %g, float32 %g", i, v, base[i])
+		}
+	}
+	for i, v := range h["bf"] {
+		if d := math.Abs(float64(v-base[3+i])) / math.Abs(float64(base[3+i])); d > 0x1p-8 || math.Float32bits(v)&0xffff != 0 {
+			t.Errorf("bf[%d] = %g, float32 %g", i, v, base[3+i])
+		}
+	}
+}

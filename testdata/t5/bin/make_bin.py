@@ -24,6 +24,9 @@ Debian's python3-torch):
                 eval-legacy.bin (legacy format; builtins.eval),
                 stack-global.bin (zip, pickle protocol 4: os.system reached
                 through STACK_GLOBAL). They are only written, never loaded.
+  small/        zip.bin, legacy.bin, half.bin: tiny state dicts (a few
+                elements of F32, F16, BF16, with a view at an offset), the
+                small seeds of the fuzz targets.
 
 Every directory gets a copy of tiny-gated's config.json. Run from the
 repository root: /usr/bin/python3 testdata/t5/bin/make_bin.py
@@ -158,5 +161,20 @@ def main():
     torch.save({"shared.weight": System()}, os.path.join(d, "stack-global.bin"), pickle_protocol=4)
 
 
+def small():
+    d = os.path.join(HERE, "small")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(8, generator=g)
+    sd = collections.OrderedDict([("a", base[:6].view(2, 3)), ("b", base[6:]), ("c", torch.randn(3, 2, generator=g).t())])
+    sd["a2"] = sd["a"]
+    sd._metadata = collections.OrderedDict([("", {"version": 1})])
+    torch.save(sd, os.path.join(d, "zip.bin"))
+    torch.save(sd, os.path.join(d, "legacy.bin"), _use_new_zipfile_serialization=False)
+    torch.save(collections.OrderedDict([("h", base[:3].half()), ("bf", base[3:].bfloat16())]), os.path.join(d, "half.bin"))
+
+
 if __name__ == "__main__":
+    small()
     main()
