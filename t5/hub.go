@@ -10,8 +10,13 @@ import (
 )
 
 // ErrModelNotFound reports a model that is neither a directory nor in the
-// Hugging Face cache. It wraps os.ErrNotExist.
-var ErrModelNotFound = fmt.Errorf("t5: model not found: %w", os.ErrNotExist)
+// Hugging Face cache. errors.Is also matches it with os.ErrNotExist.
+var ErrModelNotFound error = modelNotFound{}
+
+type modelNotFound struct{}
+
+func (modelNotFound) Error() string        { return "t5: model not found" }
+func (modelNotFound) Is(target error) bool { return target == os.ErrNotExist }
 
 // hubID matches a Hugging Face model id: NAME or ORG/NAME.
 var hubID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$`)

@@ -282,19 +282,12 @@ func scanPickle(r io.Reader, avail int64) (int64, error) {
 	}
 }
 
-// pickleAllowList names the globals a pickle may refer to: those torch.save
-// writes for a state dict of tensors. Anything else is refused.
-var pickleAllowList = []string{
-	"collections.OrderedDict",
-	"torch._utils._rebuild_tensor_v2",
-	"torch._utils._rebuild_parameter",
-	"torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
-	"torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage",
-	"torch.ByteStorage", "torch.BoolStorage",
-}
-
 // allowedGlobal returns the Go stand-in of an allowed global, or an error
-// wrapping ErrUnsafePickle that names it.
+// wrapping ErrUnsafePickle that names it. The allow-list is what torch.save
+// writes for a state dict of tensors: collections.OrderedDict,
+// torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and
+// the torch.*Storage classes (see storageDTypes). None of the stand-ins
+// runs code; they only record what the pickle describes.
 func allowedGlobal(module, name string) (any, error) {
 	full := module + "." + name
 	switch full {
@@ -310,6 +303,7 @@ func allowedGlobal(module, name string) (any, error) {
 			return storageClass{dt}, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: it refers to the global %s, which could run code when loaded with torch.load; only %s are allowed",
-		ErrUnsafePickle, full, strings.Join(pickleAllowList, ", "))
+	return nil, fmt.Errorf("%w: it refers to the global %s, which could run code when loaded with torch.load: refused "+
+		"(only what torch.save writes for a state dict of tensors is allowed: collections.OrderedDict, "+
+		"torch._utils._rebuild_tensor_v2 and _rebuild_parameter, torch.*Storage)", ErrUnsafePickle, full)
 }

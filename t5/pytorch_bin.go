@@ -180,6 +180,13 @@ func intTuple(v any, what string) ([]int, error) {
 // (nil: none allowed). The scan (scanPickle) keeps gopickle from the inputs
 // known to make it panic or allocate without bound; what panics remain
 // (such as a dict key of an unhashable type) become errors here.
+//
+// gopickle resolves three globals itself without asking FindClass:
+// collections.OrderedDict (allowed anyway), __builtin__.object and
+// copy_reg._reconstructor (inert Go values that can only instantiate
+// classes FindClass returned). The scanner refuses the last two when a
+// GLOBAL or INST names them, or a STACK_GLOBAL with literal names; and
+// stateDict refuses any value that is not a tensor.
 func unpickle(data []byte, pid func(any) (any, error)) (v any, err error) {
 	n, err := scanPickle(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
