@@ -38,7 +38,7 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprint(stderr, forwardHelp)
 		fs.PrintDefaults()
 	}
-	model := fs.String("model", "", "checkpoint directory (config.json + model.safetensors)")
+	model := fs.String("model", "", "checkpoint directory (config.json + model.safetensors or pytorch_model.bin) or model id in the offline Hugging Face cache")
 	batchPath := fs.String("batch", "", "batch safetensors file")
 	outPath := fs.String("out", "", "output safetensors file")
 	grads := fs.Bool("grads", false, "also write the gradient of the loss for every parameter")

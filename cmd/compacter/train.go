@@ -13,6 +13,7 @@ import (
 	"github.com/compacter-go/compacter/bench/finetune"
 	"github.com/compacter-go/compacter/bench/glue"
 	"github.com/compacter-go/compacter/peft"
+	"github.com/compacter-go/compacter/t5"
 )
 
 func init() {
@@ -71,7 +72,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	var f trainFlags
-	fs.StringVar(&f.model, "model", "", "T5 checkpoint directory (config.json, model.safetensors, spiece.model)")
+	fs.StringVar(&f.model, "model", "", "T5 checkpoint directory (config.json, weights, spiece.model) or model id in the offline Hugging Face cache")
 	fs.StringVar(&f.method, "method", string(peft.Compacter), "method: "+strings.Join(methods, ", "))
 	fs.StringVar(&f.task, "task", "", "GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte")
 	fs.StringVar(&f.data, "data", "", "GLUE data directory (DATA/<Task>/train.tsv, dev.tsv)")
@@ -102,6 +103,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	task, err := glue.Lookup(f.task)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	if f.model, err = t5.ResolveModel(f.model); err != nil {
+		return fmt.Errorf("train: --model: %w", err)
 	}
 	method := peft.Method(f.method)
 	h, err := finetune.Defaults(method, task)
