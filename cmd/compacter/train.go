@@ -13,7 +13,6 @@ import (
 	"github.com/compacter-go/compacter/bench/finetune"
 	"github.com/compacter-go/compacter/bench/glue"
 	"github.com/compacter-go/compacter/peft"
-	"github.com/compacter-go/compacter/t5"
 )
 
 func init() {
@@ -103,9 +102,6 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	task, err := glue.Lookup(f.task)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
-	}
-	if f.model, err = t5.ResolveModel(f.model); err != nil {
-		return fmt.Errorf("train: --model: %w", err)
 	}
 	method := peft.Method(f.method)
 	h, err := finetune.Defaults(method, task)
