@@ -1,7 +1,6 @@
 package t5
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -241,12 +240,18 @@ func (m *Model) ZeroGrad() error {
 	return nil
 }
 
-// Load reads a Hugging Face checkpoint directory: config.json and
-// model.safetensors, or a sharded model.safetensors.index.json. Every
-// parameter must be present with its shape; the tied duplicates
-// (encoder/decoder.embed_tokens.weight, lm_head.weight when tied) may be
-// absent.
-func Load(dir string, b kernels.Backend) (*Model, error) {
+// Load reads a Hugging Face checkpoint: a directory, or a model id such as
+// "t5-base" or "google/t5-v1_1-small" found offline in the Hugging Face
+// cache (see ResolveModel), with config.json and the weights in any of the
+// layouts LoadWeights reads (safetensors or pytorch_model.bin, single or
+// sharded, float32 or half precision). Every parameter must be present
+// with its shape; the tied duplicates (encoder/decoder.embed_tokens.weight,
+// lm_head.weight when tied) may be absent.
+func Load(nameOrDir string, b kernels.Backend) (*Model, error) {
+	dir, err := ResolveModel(nameOrDir)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -262,57 +267,25 @@ func Load(dir string, b kernels.Backend) (*Model, error) {
 	return m, nil
 }
 
-// LoadWeights reads the parameters from model.safetensors (or the shards of
-// model.safetensors.index.json) in dir.
+// LoadWeights reads the parameters from the weight files of dir, the first
+// of these that exists: model.safetensors.index.json (with its shards),
+// model.safetensors, pytorch_model.bin.index.json (with its shards), or
+// pytorch_model.bin (see OpenPyTorch). Half-precision tensors (F16, BF16)
+// are widened to float32.
 func (m *Model) LoadWeights(dir string) error {
-	files := map[string]string{} // tensor -> file
-	idx := filepath.Join(dir, "model.safetensors.index.json")
-	if data, err := os.ReadFile(idx); err == nil {
-		var ix struct {
-			WeightMap map[string]string `json:"weight_map"`
-		}
-		if err := json.Unmarshal(data, &ix); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrCheckpoint, idx, err)
-		}
-		for k, v := range ix.WeightMap {
-			files[k] = filepath.Join(dir, v)
-		}
+	w, err := findWeights(dir)
+	if err != nil {
+		return err
 	}
-	open := map[string]*TensorFile{}
-	defer func() {
-		for _, f := range open {
-			f.Close()
-		}
-	}()
-	get := func(path string) (*TensorFile, error) {
-		if f, ok := open[path]; ok {
-			return f, nil
-		}
-		f, err := OpenTensors(path)
-		if err != nil {
-			return nil, err
-		}
-		open[path] = f
-		return f, nil
-	}
-	single := filepath.Join(dir, "model.safetensors")
+	defer w.close()
 	for _, p := range m.Params {
-		path, ok := files[p.Name]
-		if !ok {
-			path = single
+		names := []string{p.Name}
+		if p.Name == "shared.weight" {
+			names = append(names, "encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 		}
-		f, err := get(path)
+		f, name, err := w.find(names...)
 		if err != nil {
 			return err
-		}
-		name := p.Name
-		if name == "shared.weight" && !f.Has(name) {
-			for _, alt := range []string{"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"} {
-				if f.Has(alt) {
-					name = alt
-					break
-				}
-			}
 		}
 		data, err := f.Float32(name, p.Shape)
 		if err != nil {

@@ -70,8 +70,9 @@ func (h Hyper) validate() (Hyper, error) {
 
 // Config describes one fine-tuning run.
 type Config struct {
-	// ModelDir holds the base checkpoint: config.json, model.safetensors
-	// (or a sharded index) and spiece.model. Backend names the compute
+	// ModelDir holds the base checkpoint: config.json, the weights (any
+	// layout t5.Load reads) and spiece.model; it may also be a model id in
+	// the offline Hugging Face cache (t5.ResolveModel). Backend names the compute
 	// backend to load it on ("" = kernels.Default).
 	ModelDir string
 	Backend  string

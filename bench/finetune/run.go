@@ -114,6 +114,9 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			return nil, errors.New("finetune: a model directory (or Model and Tokenizer) is required")
 		}
 		modelName = cfg.ModelDir
+		if cfg.ModelDir, err = t5.ResolveModel(cfg.ModelDir); err != nil { // a model id in the offline Hugging Face cache
+			return nil, err
+		}
 		var be kernels.Backend
 		if cfg.Backend == "" {
 			be, err = kernels.Default()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/compacter-go/compacter/bench"
+	"github.com/compacter-go/compacter/t5"
 )
 
 func init() {
@@ -73,7 +74,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.opts.Shape, "shape", bench.DefaultShape, "model shape: t5-small, t5-base, t5-large, t5-v1_1-small, t5-v1_1-base")
-	fs.StringVar(&f.opts.ModelDir, "model", "", "Hugging Face T5 checkpoint `dir` (config.json, model.safetensors): its shape and weights instead of --shape")
+	fs.StringVar(&f.opts.ModelDir, "model", "", "Hugging Face T5 checkpoint `dir` or model id in the offline Hugging Face cache: its shape and weights instead of --shape")
 	fs.StringVar(&f.opts.Backend, "backend", "", "compute backend (default: $COMPACTER_BACKEND, else the best available; see compacter backends)")
 	fs.IntVar(&f.opts.Batch, "batch", bench.DefaultBatch, "sequences per step")
 	fs.IntVar(&f.opts.Seq, "seq", bench.DefaultSeq, "encoder and decoder length of the batches (with --task: the longest input kept)")
@@ -159,9 +160,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 			return f, errors.New("bench: --shape and --model exclude each other")
 		}
 		f.opts.Shape = ""
-		if st, err := os.Stat(f.opts.ModelDir); err != nil || !st.IsDir() {
+		dir, err := t5.ResolveModel(f.opts.ModelDir)
+		if err != nil {
+			return f, fmt.Errorf("bench: --model: %w", err)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return f, fmt.Errorf("bench: --model %q is not a checkpoint directory", f.opts.ModelDir)
 		}
+		f.opts.ModelDir = dir
 	}
 	return f, nil
 }

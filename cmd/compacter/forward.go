@@ -13,10 +13,11 @@ import (
 	"github.com/compacter-go/compacter/t5"
 )
 
-const forwardHelp = `Usage: compacter forward --model DIR --batch FILE --out FILE [--grads] [--peft DIR] [--backend NAME]
+const forwardHelp = `Usage: compacter forward --model DIR|NAME --batch FILE --out FILE [--grads] [--peft DIR] [--backend NAME]
 
 Run a T5 checkpoint (a Hugging Face directory with config.json and
-model.safetensors) on a batch (safetensors with input_ids, attention_mask,
+model.safetensors or pytorch_model.bin, or a model id such as t5-base found
+offline in the Hugging Face cache) on a batch (safetensors with input_ids, attention_mask,
 decoder_input_ids and/or labels, int64 or int32) and write safetensors with
 logits [B,T,V], encoder_last_hidden_state [B,S,D], loss [] (when the batch has
 labels) and, with --grads, every parameter's gradient as grad/<hf name>.
@@ -38,7 +39,7 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprint(stderr, forwardHelp)
 		fs.PrintDefaults()
 	}
-	model := fs.String("model", "", "checkpoint directory (config.json + model.safetensors)")
+	model := fs.String("model", "", "checkpoint directory (config.json + model.safetensors or pytorch_model.bin) or model id in the offline Hugging Face cache")
 	batchPath := fs.String("batch", "", "batch safetensors file")
 	outPath := fs.String("out", "", "output safetensors file")
 	grads := fs.Bool("grads", false, "also write the gradient of the loss for every parameter")

@@ -129,14 +129,19 @@ func paramsConfigs(file string) ([]peft.Config, error) {
 	return []peft.Config{c}, nil
 }
 
-// modelConfig returns a preset's configuration, or a directory's config.json.
+// modelConfig returns a directory's config.json, a preset's configuration, or
+// the config.json of a model in the offline Hugging Face cache.
 func modelConfig(model string) (t5.Config, error) {
 	if st, err := os.Stat(model); err == nil && st.IsDir() {
 		return t5.LoadConfig(filepath.Join(model, "config.json"))
 	}
 	cfg, err := t5.Preset(model)
 	if err != nil {
-		return t5.Config{}, fmt.Errorf("params: %q is neither a checkpoint directory nor a preset: %w", model, err)
+		dir, herr := t5.ResolveModel(model)
+		if herr != nil {
+			return t5.Config{}, fmt.Errorf("params: %q is neither a checkpoint directory nor a preset (%w) nor a cached model: %w", model, err, herr)
+		}
+		return t5.LoadConfig(filepath.Join(dir, "config.json"))
 	}
 	return cfg, nil
 }

@@ -71,7 +71,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	var f trainFlags
-	fs.StringVar(&f.model, "model", "", "T5 checkpoint directory (config.json, model.safetensors, spiece.model)")
+	fs.StringVar(&f.model, "model", "", "T5 checkpoint directory (config.json, weights, spiece.model) or model id in the offline Hugging Face cache")
 	fs.StringVar(&f.method, "method", string(peft.Compacter), "method: "+strings.Join(methods, ", "))
 	fs.StringVar(&f.task, "task", "", "GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte")
 	fs.StringVar(&f.data, "data", "", "GLUE data directory (DATA/<Task>/train.tsv, dev.tsv)")
