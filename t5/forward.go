@@ -601,7 +601,15 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	D, F := cfg.DModel, cfg.DFF
 	f := &ffnAct{w: w, hIn: hIn, rows: rows}
 	f.xn, f.rstd = ps.allocAct(e, rows*D), ps.allocAct(e, rows)
-	f.a, f.r = ps.allocAct(e, rows*F), ps.allocAct(e, rows*F)
+	f.a = ps.allocAct(e, rows*F)
+	// ReLU runs in place: its derivative is [x > 0] = [relu(x) > 0], so the
+	// backward reads it from the output (after dropout too: a dropped unit
+	// gets no gradient either way), and the [rows, d_ff] pre-activation,
+	// the largest activation of a layer, is not kept twice.
+	f.r = f.a
+	if ps.m.gated || ps.m.act != kernels.ReLU {
+		f.r = ps.allocAct(e, rows*F)
+	}
 	if ps.m.gated {
 		f.a1, f.g = ps.allocAct(e, rows*F), ps.allocAct(e, rows*F)
 	}
