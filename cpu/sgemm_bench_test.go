@@ -70,8 +70,10 @@ var sgemmT5Shapes = [][3]int{{1024, 768, 3072}, {1024, 3072, 768}, {1024, 768, 7
 // BenchmarkSgemmPureGo compares the pure-Go SGEMM ("ours": the kernel every
 // build without assembly runs, -tags purego or a non-amd64 GOARCH) with
 // gonum's native Sgemm ("gonum", or "gonum-noasm" when built with gonum's
-// noasm tag) on one thread, reporting GFLOP/s. For interleaved rounds run
-// the compiled binary once per variant in turn, e.g.
+// noasm tag) on one thread, reporting GFLOP/s of wall time and of process
+// CPU time (GFLOP/cpu-s: on a shared machine, the work rate while the
+// benchmark had a core; the two agree on an idle one). For interleaved
+// rounds run the compiled binary once per variant in turn, e.g.
 //
 //	go test -c -tags purego -o sgemm.test ./cpu/
 //	for i in 1 2 3 4 5 6; do for v in ours gonum; do
@@ -105,6 +107,7 @@ func BenchmarkSgemmPureGo(b *testing.B) {
 			}
 			for _, impl := range []string{"ours", sgemmGonumName} {
 				b.Run(fmt.Sprintf("%dx%dx%d/%s/impl=%s", m, k, n, tr, impl), func(b *testing.B) {
+					cpu0 := kronCPUTime()
 					for b.Loop() {
 						if impl == "ours" {
 							sgemm(false, 1, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n)
@@ -113,6 +116,9 @@ func BenchmarkSgemmPureGo(b *testing.B) {
 						}
 					}
 					b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+					if cpu := kronCPUTime() - cpu0; cpu > 0 {
+						b.ReportMetric(flops*float64(b.N)/cpu/1e9, "GFLOP/cpu-s")
+					}
 				})
 			}
 		}
