@@ -81,7 +81,6 @@ var sgemmT5Shapes = [][3]int{{1024, 768, 3072}, {1024, 3072, 768}, {1024, 768, 7
 //	done; done | tee out.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest -col /impl out.txt
 func BenchmarkSgemmPureGo(b *testing.B) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, s := range sgemmT5Shapes {
 		m, k, n := s[0], s[1], s[2]
 		rng := rand.New(rand.NewPCG(1, 1))
@@ -107,6 +106,9 @@ func BenchmarkSgemmPureGo(b *testing.B) {
 			}
 			for _, impl := range []string{"ours", sgemmGonumName} {
 				b.Run(fmt.Sprintf("%dx%dx%d/%s/impl=%s", m, k, n, tr, impl), func(b *testing.B) {
+					// The testing package sets GOMAXPROCS (-cpu) for each
+					// leaf benchmark; gonum would use all of them.
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 					cpu0 := kronCPUTime()
 					for b.Loop() {
 						if impl == "ours" {
