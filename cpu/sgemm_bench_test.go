@@ -61,3 +61,68 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// sgemmT5Shapes are the T5 products M×K×N of the pure-Go comparison, each
+// as A·B ("NN"), A·Bᵀ ("NT", a linear layer with PyTorch-layout weights) and
+// Aᵀ·B ("TN", a weight gradient).
+var sgemmT5Shapes = [][3]int{{1024, 768, 3072}, {1024, 3072, 768}, {1024, 768, 768}, {4096, 768, 768}}
+
+// BenchmarkSgemmPureGo compares the pure-Go SGEMM ("ours": the kernel every
+// build without assembly runs, -tags purego or a non-amd64 GOARCH) with
+// gonum's native Sgemm ("gonum", or "gonum-noasm" when built with gonum's
+// noasm tag) on one thread, reporting GFLOP/s of wall time and of process
+// CPU time (GFLOP/cpu-s: on a shared machine, the work rate while the
+// benchmark had a core; the two agree on an idle one). For interleaved
+// rounds run the compiled binary once per variant in turn, e.g.
+//
+//	go test -c -tags purego -o sgemm.test ./cpu/
+//	for i in 1 2 3 4 5 6; do for v in ours gonum; do
+//	  ./sgemm.test -test.run XXX -test.bench "SgemmPureGo/.*/.*/impl=$v" -test.benchtime 3x
+//	done; done | tee out.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl out.txt
+func BenchmarkSgemmPureGo(b *testing.B) {
+	for _, s := range sgemmT5Shapes {
+		m, k, n := s[0], s[1], s[2]
+		rng := rand.New(rand.NewPCG(1, 1))
+		a := make([]float32, m*k)
+		bm := make([]float32, k*n)
+		c := make([]float32, m*n)
+		for i := range a {
+			a[i] = rng.Float32()
+		}
+		for i := range bm {
+			bm[i] = rng.Float32()
+		}
+		flops := 2 * float64(m) * float64(n) * float64(k)
+		for _, tr := range []string{"NN", "NT", "TN"} {
+			transA, transB := tr[0] == 'T', tr[1] == 'T'
+			lda, ldb := k, n
+			ta, tb := blas.NoTrans, blas.NoTrans
+			if transA {
+				lda, ta = m, blas.Trans
+			}
+			if transB {
+				ldb, tb = k, blas.Trans
+			}
+			for _, impl := range []string{"ours", sgemmGonumName} {
+				b.Run(fmt.Sprintf("%dx%dx%d/%s/impl=%s", m, k, n, tr, impl), func(b *testing.B) {
+					// The testing package sets GOMAXPROCS (-cpu) for each
+					// leaf benchmark; gonum would use all of them.
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+					cpu0 := kronCPUTime()
+					for b.Loop() {
+						if impl == "ours" {
+							sgemm(false, 1, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n)
+						} else {
+							gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, bm, ldb, 0, c, n)
+						}
+					}
+					b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+					if cpu := kronCPUTime() - cpu0; cpu > 0 {
+						b.ReportMetric(flops*float64(b.N)/cpu/1e9, "GFLOP/cpu-s")
+					}
+				})
+			}
+		}
+	}
+}

@@ -296,3 +296,65 @@ func TestSgemmReusesBuffers(t *testing.T) {
 		t.Fatalf("%d bytes allocated per product", per)
 	}
 }
+
+// TestSgemmKernelGeneric holds the pure-Go micro-kernel, on each of its
+// stride cases (packed panels, A in place row-major and transposed, B in
+// place, any strides), to a float64 reference in every build, elementwise
+// within the recursive-summation bound (k+2)·u·(|alpha|·Σ|A·B| + |beta·C|),
+// u = 2⁻²⁴, and checks that C outside the tile is not written.
+func TestSgemmKernelGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const u = 1.0 / (1 << 24)
+	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 13, 256, 259} {
+		for _, beta := range []float32{0, 1, -0.5} {
+			for _, rs := range [][3]int{{1, sgemmMR, sgemmNR}, {k + 3, 1, sgemmNR}, {1, sgemmMR + 2, sgemmNR}, {1, sgemmMR, sgemmNR + 5}, {k + 1, 1, sgemmNR + 3}, {2*k + 1, 2, sgemmNR + 1}} {
+				rsa, csa, csb := rs[0], rs[1], rs[2]
+				a := make([]float32, (sgemmMR-1)*rsa+(k-1)*csa+1)
+				b := make([]float32, (k-1)*csb+sgemmNR)
+				for i := range a {
+					a[i] = rng.Float32()*2 - 1
+				}
+				for i := range b {
+					b[i] = rng.Float32()*2 - 1
+				}
+				const ldc, alpha = sgemmNR + 3, float32(1.5)
+				c := make([]float32, (sgemmMR-1)*ldc+sgemmNR)
+				for i := range c {
+					c[i] = rng.Float32()*2 - 1
+					if beta == 0 && i%ldc < sgemmNR {
+						c[i] = float32(math.NaN()) // must not be read
+					}
+				}
+				orig := append([]float32(nil), c...)
+				sgemmKernelGeneric(k, a, rsa, csa, b, csb, c, ldc, alpha, beta)
+				for r := 0; r < sgemmMR; r++ {
+					for j := 0; j < ldc && r*ldc+j < len(c); j++ {
+						got := c[r*ldc+j]
+						if j >= sgemmNR {
+							if math.Float32bits(got) != math.Float32bits(orig[r*ldc+j]) {
+								t.Fatalf("k=%d strides=%v: C[%d,%d] outside the tile changed", k, rs, r, j)
+							}
+							continue
+						}
+						var s, abs float64
+						for l := 0; l < k; l++ {
+							p := float64(a[r*rsa+l*csa]) * float64(b[l*csb+j])
+							s += p
+							abs += math.Abs(p)
+						}
+						want := float64(alpha) * s
+						bound := float64(k+2) * u * math.Abs(float64(alpha)) * abs
+						if beta != 0 {
+							cb := float64(beta) * float64(orig[r*ldc+j])
+							want += cb
+							bound += 2 * u * math.Abs(cb)
+						}
+						if d := math.Abs(float64(got) - want); !(d <= bound+1e-30) {
+							t.Fatalf("k=%d beta=%g strides=%v: C[%d,%d] = %g, want %g (|diff| %.3g > %.3g)", k, beta, rs, r, j, got, want, d, bound)
+						}
+					}
+				}
+			}
+		}
+	}
+}
