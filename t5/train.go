@@ -128,6 +128,9 @@ func (tr *Trainer) accumulate(micro []Batch) (float64, error) {
 	}
 	var loss float64
 	for _, b := range micro {
+		if b.DropoutSeed != 0 {
+			m.dropSeed, m.dropOffset = b.DropoutSeed, 0
+		}
 		ps, err := m.forward(b, true, false)
 		if err != nil {
 			return loss, err

@@ -60,3 +60,19 @@ func (tr *Trainer) BackwardShared(micro []Batch, reduce ReduceFunc) (StepResult,
 	}
 	return tr.finish(float64(sc[0])/float64(n), n)
 }
+
+// Rows is the batch of rows [lo, hi) of b, sharing its slices: a rank's
+// share of a batch in data-parallel training. It panics, like a slice
+// expression, when the range is out of bounds.
+func (b Batch) Rows(lo, hi int) Batch {
+	out := Batch{B: hi - lo, S: b.S, T: b.T, DropoutSeed: b.DropoutSeed}
+	cut := func(v []int32, w int) []int32 {
+		if v == nil {
+			return nil
+		}
+		return v[lo*w : hi*w]
+	}
+	out.InputIDs, out.AttentionMask = cut(b.InputIDs, b.S), cut(b.AttentionMask, b.S)
+	out.DecoderInputIDs, out.Labels = cut(b.DecoderInputIDs, b.T), cut(b.Labels, b.T)
+	return out
+}

@@ -10,18 +10,6 @@ import (
 	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
-// rowsOf is rows [lo, hi) of b.
-func rowsOf(b Batch, lo, hi int) Batch {
-	out := Batch{B: hi - lo, S: b.S, T: b.T, InputIDs: b.InputIDs[lo*b.S : hi*b.S], Labels: b.Labels[lo*b.T : hi*b.T]}
-	if b.AttentionMask != nil {
-		out.AttentionMask = b.AttentionMask[lo*b.S : hi*b.S]
-	}
-	if b.DecoderInputIDs != nil {
-		out.DecoderInputIDs = b.DecoderInputIDs[lo*b.T : hi*b.T]
-	}
-	return out
-}
-
 // memReduce sums the gradients of n in-process replicas: each replica's
 // reduce call waits for the others, then all take the sum.
 type memReduce struct {
@@ -73,7 +61,7 @@ func TestBackwardSharedMatchesOneProcess(t *testing.T) {
 	if batch.B < 2 {
 		t.Fatalf("reference batch of %d rows", batch.B)
 	}
-	micro := []Batch{rowsOf(batch, 0, 1), rowsOf(batch, 1, batch.B)}
+	micro := []Batch{batch.Rows(0, 1), batch.Rows(1, batch.B)}
 	tr0, err := NewTrainer(m0, cfg)
 	if err != nil {
 		t.Fatal(err)
