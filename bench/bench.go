@@ -113,7 +113,8 @@ type Options struct {
 	// rows of each batch and the gradients are summed across the ranks
 	// every step (within the timed step). Nil means one process.
 	Collective dist.Collective
-	// Reducer, with such a Collective, sums the gradients on the device.
+	// Reducer, with such a Collective, sums the gradients on the device;
+	// nil takes dist.OpenDevice's (NCCL on the cuda backend).
 	Reducer dist.DeviceReducer
 }
 
@@ -563,6 +564,19 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 	var dp *dist.Summer
 	if c := r.Collective; c != nil && c.Size() > 1 {
 		dp = &dist.Summer{C: c, Device: r.Reducer, Backend: be}
+		if dp.Device == nil {
+			red, note, err := dist.OpenDevice(ctx, c, be)
+			if err != nil {
+				return row, err
+			}
+			if red != nil {
+				defer red.Close()
+			}
+			dp.Device = red
+			if strings.HasPrefix(note, "host all-reduce:") { // a device backend that could not
+				row.Note = strings.TrimPrefix(row.Note+"; "+note, "; ")
+			}
+		}
 		row.GradientBytes = 4 * row.Trainable
 	}
 	for s := 0; s <= r.Steps; s++ {

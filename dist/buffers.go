@@ -3,6 +3,8 @@ package dist
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/compacter-go/compacter/kernels"
 )
@@ -65,4 +67,58 @@ func (s *Summer) Sum(ctx context.Context, bufs []kernels.Buffer, vals []float32)
 	}
 	copy(vals, buf[off:])
 	return nil
+}
+
+// DeviceBackend is a compute backend whose buffers the ranks can sum on
+// the device (package cuda's Backend, with NCCL). DeviceReducer is a
+// collective call: every rank of c calls it, and either all get a
+// reducer or all get an error (then they sum through the host together).
+type DeviceBackend interface {
+	DeviceReducer(ctx context.Context, c Collective) (DeviceReducer, error)
+}
+
+// TimeoutOf is the collective deadline of c (Options.Timeout as resolved
+// by Open), or DefaultTimeout for collectives without one.
+func TimeoutOf(c Collective) time.Duration {
+	if t, ok := c.(interface{ Timeout() time.Duration }); ok && t.Timeout() > 0 {
+		return t.Timeout()
+	}
+	return DefaultTimeout
+}
+
+// EnvDevice set to "0" makes OpenDevice sum through the host even on a
+// DeviceBackend.
+const EnvDevice = "COMPACTER_DEVICE_ALLREDUCE"
+
+// OpenDevice returns the DeviceReducer of be across the ranks of c when be
+// is a DeviceBackend whose reducer every rank could open, and nil
+// otherwise; note says which and why ("device all-reduce", "host
+// all-reduce: …"). It is a collective call with a consistent outcome on
+// every rank.
+func OpenDevice(ctx context.Context, c Collective, be kernels.Backend) (red DeviceReducer, note string, err error) {
+	db, ok := be.(DeviceBackend)
+	if !ok || os.Getenv(EnvDevice) == "0" {
+		return nil, "host all-reduce", nil
+	}
+	red, rerr := db.DeviceReducer(ctx, c)
+	flag := []float32{0}
+	if rerr != nil {
+		flag[0] = 1
+	}
+	if err := c.AllReduceSum(ctx, flag); err != nil {
+		if red != nil {
+			red.Close()
+		}
+		return nil, "", err
+	}
+	if flag[0] == 0 {
+		return red, "device all-reduce", nil
+	}
+	if red != nil {
+		red.Close()
+	}
+	if rerr == nil {
+		rerr = fmt.Errorf("failed on %v of %d ranks", flag[0], c.Size())
+	}
+	return nil, "host all-reduce: " + rerr.Error(), nil
 }

@@ -189,6 +189,13 @@ func (c *MPI) Size() int { return c.size }
 // Name is "mpi" and the library's version.
 func (c *MPI) Name() string { return "mpi (" + c.version + ")" }
 
+// Timeout is the deadline of every collective call.
+func (c *MPI) Timeout() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.timeout
+}
+
 // maxCount is the most elements of one MPI call (its count is an int).
 const maxCount = 1 << 28
 

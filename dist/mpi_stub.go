@@ -4,8 +4,9 @@ package dist
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"runtime"
+	"time"
 )
 
 // MPI is the Collective of an MPI job; in this build (no cgo, not Linux,
@@ -13,16 +14,14 @@ import (
 type MPI struct{}
 
 func mpiReason() error {
-	switch {
-	case runtime.GOOS != "linux":
-		return errors.New("dist: MPI unavailable: MPI support is built on Linux only")
-	default:
-		return errors.New("dist: MPI unavailable: built without cgo (CGO_ENABLED=0) or with the nompi tag")
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("%w: MPI support is built on Linux only", ErrUnavailable)
 	}
+	return fmt.Errorf("%w: built without cgo (CGO_ENABLED=0) or with the nompi tag", ErrUnavailable)
 }
 
 // MPIAvailable reports why MPI cannot be used in this build.
-func MPIAvailable() (string, error) { return "", errors.Join(ErrUnavailable, mpiReason()) }
+func MPIAvailable() (string, error) { return "", mpiReason() }
 
 func openMPI(Options) (*MPI, error) { _, err := MPIAvailable(); return nil, err }
 
@@ -46,6 +45,9 @@ func (*MPI) Abort(int) {}
 
 // Close does nothing.
 func (*MPI) Close() error { return nil }
+
+// Timeout is 0.
+func (*MPI) Timeout() time.Duration { return 0 }
 
 // Fail does nothing.
 func (*MPI) Fail(error) {}

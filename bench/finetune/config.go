@@ -119,7 +119,8 @@ type Config struct {
 	// dist.Local trains in one process.
 	Collective dist.Collective
 	// Reducer, with a Collective of several ranks, sums the gradients on
-	// the device (NCCL) instead of through host memory.
+	// the device; nil takes dist.OpenDevice's (NCCL on the cuda backend,
+	// else through host memory).
 	Reducer dist.DeviceReducer
 
 	// lossHook, for tests, replaces the loss of a step before it is

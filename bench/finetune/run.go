@@ -195,11 +195,18 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	defer tr.Close()
 	if dp != nil {
 		dp.sum.Backend = m.Backend
+		note := "device all-reduce"
 		if cfg.Reducer == nil {
-			rep.Collective += " (host all-reduce)"
-		} else {
-			rep.Collective += " (device all-reduce)"
+			red, n, err := dist.OpenDevice(ctx, coll, m.Backend)
+			if err != nil {
+				return nil, err
+			}
+			if red != nil {
+				defer red.Close()
+			}
+			dp.sum.Device, note = red, n
 		}
+		rep.Collective += " (" + note + ")"
 	}
 	if cfg.Resume {
 		if st, err = loadCheckpoint(ckpt, a, tr); err != nil {

@@ -156,7 +156,49 @@ func TestMPI(t *testing.T) {
 	bin, model, data := mpiSetup(t)
 	t.Run("matches one process", func(t *testing.T) { testMPITrainMatchesOneProcess(t, bin, model, data) })
 	t.Run("refuses mismatched ranks", func(t *testing.T) { testMPIRefusesMismatchedRanks(t, bin, model, data) })
+	t.Run("bench", func(t *testing.T) { testMPIBench(t, bin, model) })
 	t.Run("faults", func(t *testing.T) { testMPIFaults(t, bin, model, data) })
+}
+
+// testMPIBench: compacter bench under mpirun -np 2 writes one table (rank
+// 0's) with the ranks, the gradient bytes and the all-reduce time of each
+// method.
+func testMPIBench(t *testing.T, bin, model string) {
+	out := filepath.Join(t.TempDir(), "t.json")
+	b, err := runMPI(t, 2, bin, "bench", "--model", model, "--methods", "full-finetune,compacter", "--batch", "4",
+		"--seq", "16", "--steps", "2", "--backend", "cpu", "--progress=false", "--format", "json", "--out", out)
+	if err != nil {
+		t.Fatalf("mpirun -np 2 compacter bench: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab struct {
+		Ranks      int    `json:"ranks"`
+		Collective string `json:"collective"`
+		Rows       []struct {
+			Method           string    `json:"method"`
+			Trainable        int64     `json:"trainable"`
+			GradientBytes    int64     `json:"gradient_bytes"`
+			SecPerStep       float64   `json:"sec_per_step"`
+			ReduceSecPerStep float64   `json:"reduce_sec_per_step"`
+			Losses           []float64 `json:"losses"`
+		}
+	}
+	if err := json.Unmarshal(raw, &tab); err != nil {
+		t.Fatal(err)
+	}
+	if tab.Ranks != 2 || !strings.HasPrefix(tab.Collective, "mpi") || len(tab.Rows) != 2 {
+		t.Fatalf("table: %d ranks, collective %q, %d rows", tab.Ranks, tab.Collective, len(tab.Rows))
+	}
+	for _, r := range tab.Rows {
+		if r.GradientBytes != 4*r.Trainable || !(r.ReduceSecPerStep > 0) || r.ReduceSecPerStep > r.SecPerStep || len(r.Losses) != 3 {
+			t.Errorf("%s: %d gradient bytes for %d trainable, all-reduce %v s of a %v s step, %d losses",
+				r.Method, r.GradientBytes, r.Trainable, r.ReduceSecPerStep, r.SecPerStep, len(r.Losses))
+		}
+		t.Logf("%s: %.3g MB a step, all-reduce %.3g ms of a %.3g ms step", r.Method, float64(r.GradientBytes)/1e6, 1e3*r.ReduceSecPerStep, 1e3*r.SecPerStep)
+	}
 }
 
 // testMPITrainMatchesOneProcess: compacter train under mpirun -np 2 (each
