@@ -158,6 +158,67 @@ func TestMPI(t *testing.T) {
 	t.Run("refuses mismatched ranks", func(t *testing.T) { testMPIRefusesMismatchedRanks(t, bin, model, data) })
 	t.Run("bench", func(t *testing.T) { testMPIBench(t, bin, model) })
 	t.Run("faults", func(t *testing.T) { testMPIFaults(t, bin, model, data) })
+	t.Run("interrupt", func(t *testing.T) { testMPIInterrupt(t, bin, model, data) })
+}
+
+// testMPIInterrupt: SIGTERM to rank 1 alone (as a scheduler's stop
+// reaches the ranks) stops every rank after the same step: the job exits
+// 0 with a checkpoint (status interrupted) that resumes.
+func testMPIInterrupt(t *testing.T, bin, model, data string) {
+	out := t.TempDir()
+	args := trainArgs(model, data, out, "--epochs", "1000", "--save-every", "2")
+	cmd := mpitest.Command(t, 2, bin, args...)
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ckpt := filepath.Join(out, finetune.CheckpointFile)
+	for i := 0; ; i++ {
+		if _, err := os.Stat(ckpt); err == nil {
+			break
+		}
+		if i > 1800 {
+			cmd.Process.Kill()
+			t.Fatalf("no checkpoint after 90 s:\n%s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pid := rankPID(t, cmd.Process.Pid, 1)
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatal("rank 1's process not found among mpirun's children")
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the job ended with %v after SIGTERM to rank 1:\n%s", err, log.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the job still runs 60 s after SIGTERM to rank 1:\n%s", log.String())
+	}
+	r := readReport(t, out)
+	if r.Status != finetune.StatusInterrupted {
+		t.Fatalf("status %q after SIGTERM, want %q:\n%s", r.Status, finetune.StatusInterrupted, log.String())
+	}
+	if c := strings.Count(log.String(), fmt.Sprintf("interrupted after step %d", r.Steps)); c != 1 {
+		t.Errorf("%d interruption messages for step %d (rank 0 prints one):\n%s", c, r.Steps, log.String())
+	}
+	b, err := runMPI(t, 2, bin, append(args, "--resume", "--max-steps", strconv.Itoa(r.Steps+1))...)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	if r2 := readReport(t, out); r2.Steps != r.Steps+1 || r2.Status != finetune.StatusMaxSteps {
+		t.Errorf("resumed: %d steps, %q", r2.Steps, r2.Status)
+	}
+	t.Logf("stopped after step %d on both ranks, resumed for one more", r.Steps)
 }
 
 // testMPIBench: compacter bench under mpirun -np 2 writes one table (rank

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/compacter-go/compacter/bench/finetune"
@@ -51,7 +53,11 @@ schedule as one process; micro-batches of at most batch/ranks), the
 gradients are summed every step, rank 0 alone writes --out (a folder every
 rank can read: it resumes from it) and the ranks refuse to start when their
 settings or data differ. A rank that dies or hangs stops the job within
---dist-timeout.
+--dist-timeout. SIGINT or SIGTERM to any rank (scancel sends SIGTERM to
+all) makes every rank stop after the current step with a checkpoint. Ctrl-C
+on mpirun itself tears the job down: Open MPI signals the ranks only
+odls_base_sigkill_timeout seconds (default 1) before killing them, so
+--resume continues from the last checkpoint (--save-every).
 
   mpirun -np 2 compacter train --model t5-base --task rte --data glue --out out
 
@@ -155,6 +161,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	stdout = rs.out(stdout)
 	cfg.Collective = rs.c
+	if rs.c.Size() > 1 {
+		// A scheduler (Slurm's scancel, mpirun tearing down the job)
+		// stops ranks with SIGTERM: stop after the step, on every rank.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM)
+		defer stop()
+	}
 	bar := &trainBar{w: stderr, on: f.progress && rs.lead()}
 	rep, err := finetune.Run(ctx, cfg, bar.update)
 	bar.end()
