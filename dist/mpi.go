@@ -196,6 +196,9 @@ func (c *MPI) Timeout() time.Duration {
 	return c.timeout
 }
 
+// spinFor is how long a collective polls without sleeping.
+const spinFor = 2 * time.Second
+
 // maxCount is the most elements of one MPI call (its count is an int).
 const maxCount = 1 << 28
 
@@ -266,14 +269,24 @@ func (c *MPI) run(ctx context.Context, what string, p unsafe.Pointer, start func
 		if flag != 0 {
 			return nil
 		}
-		if polls < 2000 {
-			continue // spin first: most collectives of a step take microseconds to milliseconds
+		// Open MPI moves a large message only inside MPI calls (a
+		// pipeline of shared-memory fragments), so the loop polls without
+		// pause while a transfer may be under way, as MPI_Wait does; after
+		// spinFor it waits for a slow rank (an evaluation, a checkpoint)
+		// with short sleeps.
+		if polls%1024 != 0 {
+			continue
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if now.After(deadline) {
 			c.failed = fmt.Errorf("%w: rank %d of %d waited %v for a %s", ErrTimeout, c.rank, c.size, c.timeout, what)
 			return c.failed
 		}
-		time.Sleep(min(time.Millisecond, time.Duration(polls/2000)*20*time.Microsecond))
+		if now.Sub(t0) < spinFor {
+			runtime.Gosched()
+		} else {
+			time.Sleep(200 * time.Microsecond)
+		}
 	}
 }
 
