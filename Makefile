@@ -5,7 +5,7 @@ COUNT    ?= 5
 BENCH    ?= .
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install ptx ptx-check docker-cuda clean
+.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install mpi-install mpi-bench ptx ptx-check docker-cuda clean
 
 all: build test
 
@@ -66,6 +66,26 @@ nvcc-install:
 	. /etc/os-release; \
 	echo "deb http://deb.debian.org/debian $$VERSION_CODENAME contrib non-free non-free-firmware" > /etc/apt/sources.list.d/contrib-nonfree.list; \
 	apt-get update && apt-get install -y nvidia-cuda-toolkit
+
+## mpi-install: Open MPI (mpirun and libmpi.so.40, opened at run time by package
+## dist) for data-parallel training: compacter train/bench under mpirun -np N.
+mpi-install:
+	dpkg -s openmpi-bin libopenmpi-dev >/dev/null 2>&1 || { apt-get update && apt-get install -y openmpi-bin libopenmpi-dev; }
+
+## mpi-bench: all-reduce time per step against step time for every method, at
+## MPI_SHAPES, MPI_NP ranks of one thread each against one process of MPI_NP
+## threads, into bench/out/mpi-<shape>-{ranks,threads}.json (quiet machine only).
+MPI_SHAPES ?= t5-small t5-base
+MPI_NP     ?= 2
+MPI_STEPS  ?= 3
+MPIRUN     ?= mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader --mca btl_vader_single_copy_mechanism none
+mpi-bench:
+	mkdir -p bench/out
+	$(GO) build -o bench/out/compacter ./cmd/compacter
+	@set -e; for s in $(MPI_SHAPES); do \
+	  GOMAXPROCS=$(MPI_NP) bench/out/compacter bench --shape $$s --batch 8 --seq 64 --steps $(MPI_STEPS) --progress=false --format json --out bench/out/mpi-$$s-threads.json; \
+	  $(MPIRUN) -np $(MPI_NP) -x GOMAXPROCS=1 bench/out/compacter bench --shape $$s --batch 8 --seq 64 --steps $(MPI_STEPS) --progress=false --format json --out bench/out/mpi-$$s-ranks.json; \
+	done
 
 ## ptx: compile each CUDA source cuda/kernels/<module>.cu (PTX_SRC, default all)
 ## with nvcc (see nvcc-install) to cuda/ptx/<module>.sm_<arch>.ptx for every arch

@@ -50,6 +50,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/compacter-go/compacter/dist"
 	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/peft"
 	"github.com/compacter-go/compacter/t5"
@@ -118,6 +119,14 @@ type Options struct {
 	// and fills the score column; ScoreName names it ("rte accuracy").
 	Score     func(ctx context.Context, m *t5.Model) (float64, error)
 	ScoreName string
+	// Collective, when of more than one rank, makes this process one rank
+	// of a data-parallel measurement: every rank takes its share of the
+	// rows of each batch and the gradients are summed across the ranks
+	// every step (within the timed step). Nil means one process.
+	Collective dist.Collective
+	// Reducer, with such a Collective, sums the gradients on the device;
+	// nil takes dist.OpenDevice's (NCCL on the cuda backend).
+	Reducer dist.DeviceReducer
 }
 
 // Event reports progress to Run's callback.
@@ -174,6 +183,11 @@ type Row struct {
 	FinalLoss float64
 	// Score is the task metric after training (NaN without Options.Score).
 	Score float64
+	// ReduceSecPerStep is the median time of the timed steps' gradient
+	// all-reduce across ranks (0 in one process), part of SecPerStep;
+	// GradientBytes the bytes summed per step (4 per trainable parameter).
+	ReduceSecPerStep float64 `json:",omitempty"`
+	GradientBytes    int64   `json:",omitempty"`
 	// Note says where the paper's settings were adapted to the shape
 	// (AdapterDrop's blocks, PHM's n, the prompt length), empty if not.
 	Note string
@@ -206,6 +220,10 @@ type Table struct {
 	Seed                             uint64
 	// ScoreName names the score column: "final loss" without a task.
 	ScoreName string
+	// Ranks is the number of data-parallel processes (0 or 1: one) and
+	// Collective their communication.
+	Ranks      int    `json:",omitempty"`
+	Collective string `json:",omitempty"`
 	// Rows are the methods in the order they ran.
 	Rows []Row
 	// Elapsed is the wall time of the whole run.
@@ -453,6 +471,9 @@ func Run(ctx context.Context, o Options, progress func(Event)) (*Table, error) {
 	if r.Score != nil {
 		t.ScoreName = r.ScoreName
 	}
+	if c := r.Collective; c != nil && c.Size() > 1 {
+		t.Ranks, t.Collective = c.Size(), c.Name()
+	}
 	start := time.Now()
 	// Progress is counted in units: per method, setup, warm-up, the timed
 	// steps and the score.
@@ -577,8 +598,26 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 	if err != nil {
 		return row, err
 	}
-	var times []float64
+	var times, reduces []float64
 	var examples int
+	var dp *dist.Summer
+	if c := r.Collective; c != nil && c.Size() > 1 {
+		dp = &dist.Summer{C: c, Device: r.Reducer, Backend: be}
+		if dp.Device == nil {
+			red, note, err := dist.OpenDevice(ctx, c, be)
+			if err != nil {
+				return row, err
+			}
+			if red != nil {
+				defer red.Close()
+			}
+			dp.Device = red
+			if strings.HasPrefix(note, "host all-reduce:") { // a device backend that could not
+				row.Note = strings.TrimPrefix(row.Note+"; "+note, "; ")
+			}
+		}
+		row.GradientBytes = 4 * row.Trainable
+	}
 	for s := 0; s <= r.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return row, err
@@ -591,13 +630,20 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 			be.ResetPeak()
 		}
 		t0 := time.Now()
-		res, err := tr.Step([]t5.Batch{b})
+		var res t5.StepResult
+		var red time.Duration
+		if dp == nil {
+			res, err = tr.Step([]t5.Batch{b})
+		} else {
+			res, err = stepShared(ctx, tr, dp, b, &red)
+		}
 		if err != nil {
 			return row, fmt.Errorf("step %d: %w", s, err)
 		}
 		if s > 0 {
 			times = append(times, time.Since(t0).Seconds())
 			examples += b.B
+			reduces = append(reduces, red.Seconds())
 		}
 		row.Losses = append(row.Losses, res.Loss)
 		progress(Event{Phase: "step", Step: s, Loss: res.Loss}, s+2)
@@ -610,6 +656,9 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 	}
 	row.ExamplesPerSec = float64(examples) / total
 	row.SecPerStep = median(times)
+	if dp != nil {
+		row.ReduceSecPerStep = median(reduces)
+	}
 	row.EpochSeconds = row.SecPerStep * float64(r.EpochExamples) / float64(r.Batch)
 	if r.Data != nil {
 		// Real data: steps differ in length (dynamic padding), so the epoch
@@ -631,4 +680,28 @@ func (r resolved) runMethod(ctx context.Context, meth peft.Method, progress func
 		progress(Event{Phase: "score"}, r.Steps+3)
 	}
 	return row, nil
+}
+
+// stepShared is one data-parallel step of a rank: its share of b's rows
+// (rows [r·B/n, (r+1)·B/n)), the gradients summed across the ranks by dp;
+// *red receives the time of the sum.
+func stepShared(ctx context.Context, tr *t5.Trainer, dp *dist.Summer, b t5.Batch, red *time.Duration) (t5.StepResult, error) {
+	r, n := dp.C.Rank(), dp.C.Size()
+	var mine []t5.Batch
+	if lo, hi := r*b.B/n, (r+1)*b.B/n; hi > lo {
+		mine = []t5.Batch{b.Rows(lo, hi)}
+	}
+	res, err := tr.BackwardShared(mine, func(ps []*t5.Param, sc []float32) error {
+		t0 := time.Now()
+		defer func() { *red = time.Since(t0) }()
+		gs := make([]kernels.Buffer, len(ps))
+		for i, p := range ps {
+			gs[i] = p.G
+		}
+		return dp.Sum(ctx, gs, sc)
+	})
+	if err != nil {
+		return res, err
+	}
+	return res, tr.Update()
 }

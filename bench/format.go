@@ -97,6 +97,13 @@ func (t *Table) notes() []string {
 			out = append(out, r.Name+": "+r.Note)
 		}
 	}
+	if t.Ranks > 1 {
+		out = append(out, fmt.Sprintf("data-parallel over %d ranks (%s): s/step includes the gradient all-reduce", t.Ranks, t.Collective))
+		for _, r := range t.Rows {
+			out = append(out, fmt.Sprintf("%s: all-reduce of %.3g MB, %.2f ms of the %.2f ms step", r.Name,
+				float64(r.GradientBytes)/1e6, 1e3*r.ReduceSecPerStep, 1e3*r.SecPerStep))
+		}
+	}
 	return out
 }
 
@@ -153,6 +160,8 @@ type jsonTable struct {
 	ScoreName     string    `json:"score_name"`
 	ScoreNote     string    `json:"score_note"`
 	ElapsedSec    float64   `json:"elapsed_s"`
+	Ranks         int       `json:"ranks,omitempty"`
+	Collective    string    `json:"collective,omitempty"`
 	Rows          []jsonRow `json:"rows"`
 }
 
@@ -173,18 +182,23 @@ type jsonRow struct {
 	FinalLoss    *float64   `json:"final_loss"`
 	Score        *float64   `json:"score"`
 	Note         string     `json:"note,omitempty"`
+	// Data-parallel runs only.
+	GradientBytes    int64   `json:"gradient_bytes,omitempty"`
+	ReduceSecPerStep float64 `json:"reduce_sec_per_step,omitempty"`
 }
 
 func (t *Table) writeJSON(w io.Writer) error {
 	jt := jsonTable{Shape: t.Shape, Pretrained: t.Pretrained, BaseParams: t.BaseParams, Backend: t.Backend,
 		Batch: t.Batch, Seq: t.Seq, Steps: t.Steps, EpochExamples: t.EpochExamples, Seed: t.Seed,
 		SourceLen: t.SourceLen, TargetLen: t.TargetLen, Threads: t.Threads, Dropout: &t.Dropout,
-		ScoreName: t.ScoreName, ScoreNote: t.ScoreNote(), ElapsedSec: t.Elapsed.Seconds(), Rows: []jsonRow{}}
+		ScoreName: t.ScoreName, ScoreNote: t.ScoreNote(), ElapsedSec: t.Elapsed.Seconds(), Rows: []jsonRow{},
+		Ranks: t.Ranks, Collective: t.Collective}
 	for _, r := range t.Rows {
 		jr := jsonRow{Method: string(r.Method), Name: r.Name, Trainable: r.Trainable, Total: r.Total,
 			Percent: r.Percent, PeakBytes: r.PeakBytes, MemoryMiB: r.MemoryMiB, MemoryDelta: finite(r.MemoryDelta),
 			SecPerStep: r.SecPerStep, ExamplesPerS: r.ExamplesPerSec, EpochSeconds: r.EpochSeconds, TimeDelta: finite(r.TimeDelta),
-			FinalLoss: finite(r.FinalLoss), Score: finite(r.Score), Note: r.Note}
+			FinalLoss: finite(r.FinalLoss), Score: finite(r.Score), Note: r.Note,
+			GradientBytes: r.GradientBytes, ReduceSecPerStep: r.ReduceSecPerStep}
 		for _, l := range r.Losses {
 			jr.Losses = append(jr.Losses, finite(l))
 		}

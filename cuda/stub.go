@@ -47,3 +47,7 @@ func whyNoCUDA() string {
 	}
 	return "built without cgo or with -tags nocuda"
 }
+
+// NCCLAvailable reports that this build has no CUDA backend, hence no
+// NCCL all-reduce.
+func NCCLAvailable() (int, error) { return 0, Inspect().Err }

@@ -33,6 +33,12 @@ type Batch struct {
 	// Labels are the targets, [B, T], IgnoreIndex where not counted; nil
 	// computes no loss.
 	Labels []int32
+	// DropoutSeed, when not 0, reseeds dropout (as SetTraining does, the
+	// mode unchanged) before a Trainer's pass over this batch, so that its
+	// masks do not depend on the batches before it in the step: a
+	// micro-batch gets the same masks in one process and on any rank of a
+	// data-parallel run.
+	DropoutSeed uint64
 }
 
 // ShiftRight returns labels shifted one position right per row, with start

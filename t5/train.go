@@ -111,31 +111,52 @@ func (tr *Trainer) Backward(micro []Batch) (StepResult, error) {
 	if len(micro) == 0 {
 		return StepResult{}, errors.New("t5: Step needs at least one batch")
 	}
-	m := tr.m
-	if err := m.ZeroGrad(); err != nil {
+	loss, err := tr.accumulate(micro)
+	if err != nil {
 		return StepResult{}, err
 	}
-	var res StepResult
+	return tr.finish(loss/float64(len(micro)), len(micro))
+}
+
+// accumulate zeroes the gradients, runs the forward and backward passes of
+// the micro-batches (and a Reparam's Pullback) and returns the sum of their
+// losses.
+func (tr *Trainer) accumulate(micro []Batch) (float64, error) {
+	m := tr.m
+	if err := m.ZeroGrad(); err != nil {
+		return 0, err
+	}
+	var loss float64
 	for _, b := range micro {
+		if b.DropoutSeed != 0 {
+			m.dropSeed, m.dropOffset = b.DropoutSeed, 0
+		}
 		ps, err := m.forward(b, true, false)
 		if err != nil {
-			return res, err
+			return loss, err
 		}
 		err = ps.Backward()
-		res.Loss += ps.Loss / float64(len(micro))
+		loss += ps.Loss
 		if rerr := ps.Release(); err == nil {
 			err = rerr
 		}
 		if err != nil {
-			return res, err
+			return loss, err
 		}
 	}
 	if m.reparam != nil {
 		if err := m.reparam.Pullback(); err != nil {
-			return res, err
+			return loss, err
 		}
 	}
-	scale := 1 / float64(len(micro))
+	return loss, nil
+}
+
+// finish computes the gradient norm and clipping of gradients summed over
+// n micro-batches of mean loss loss, and leaves the step pending.
+func (tr *Trainer) finish(loss float64, n int) (StepResult, error) {
+	res := StepResult{Loss: loss}
+	scale := 1 / float64(n)
 	norm, err := tr.GradNorm()
 	if err != nil {
 		return res, err

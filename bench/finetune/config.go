@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/compacter-go/compacter/bench/glue"
+	"github.com/compacter-go/compacter/dist"
 	"github.com/compacter-go/compacter/peft"
 	"github.com/compacter-go/compacter/t5"
 	"github.com/compacter-go/compacter/t5/tokenizer"
@@ -113,6 +114,15 @@ type Config struct {
 	// MaxSteps > 0 stops after that many optimizer steps in all (counting
 	// those before a resume), with a checkpoint.
 	MaxSteps int
+
+	// Collective, when of more than one rank, makes this process one rank
+	// of a data-parallel run (see the package documentation); nil or
+	// dist.Local trains in one process.
+	Collective dist.Collective
+	// Reducer, with a Collective of several ranks, sums the gradients on
+	// the device; nil takes dist.OpenDevice's (NCCL on the cuda backend,
+	// else through host memory).
+	Reducer dist.DeviceReducer
 
 	// lossHook, for tests, replaces the loss of a step before it is
 	// checked.

@@ -66,6 +66,17 @@ func dropoutSeed(seed uint64, s int) uint64 {
 	return rand.New(rand.NewPCG(seed, 0x64726f70^uint64(s))).Uint64()
 }
 
+// microSeed is the dropout seed of micro-batch i of optimizer step s: the
+// step's dropoutSeed for the first, one of its own for each other, so that
+// a micro-batch has the same masks on whichever rank it runs.
+func microSeed(seed uint64, s, i int) uint64 {
+	d := dropoutSeed(seed, s)
+	if i > 0 {
+		d = rand.New(rand.NewPCG(d, 0x6d6963726f^uint64(i))).Uint64()
+	}
+	return max(d, 1) // 0 would mean "no reseeding"
+}
+
 // genLen is the number of tokens to generate for a task: the longest
 // label word with its </s>.
 func genLen(tok *tokenizer.T5, task *glue.Task) int {
@@ -84,11 +95,28 @@ func Evaluate(m *t5.Model, tok *tokenizer.T5, task *glue.Task, ex []glue.Example
 	if batch <= 0 {
 		return glue.Result{}, nil, fmt.Errorf("finetune: evaluation batch %d must be positive", batch)
 	}
+	pred, err := predict(m, tok, task, ex, batch, maxLen)
+	if err != nil {
+		return glue.Result{}, nil, err
+	}
+	target := make([]string, len(ex))
+	for i, e := range ex {
+		target[i] = e.Target
+	}
+	r, err := task.Evaluate(pred, target)
+	return r, pred, err
+}
+
+// predict generates greedily for every example and returns the decoded,
+// trimmed predictions (see Evaluate).
+func predict(m *t5.Model, tok *tokenizer.T5, task *glue.Task, ex []glue.Example, batch, maxLen int) ([]string, error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("finetune: evaluation batch %d must be positive", batch)
+	}
 	m.SetTraining(false, 0)
 	enc := encode(tok, ex, maxLen)
 	gl := genLen(tok, task)
 	pred := make([]string, len(ex))
-	target := make([]string, len(ex))
 	for lo := 0; lo < len(ex); lo += batch {
 		hi := min(lo+batch, len(ex))
 		idx := make([]int, hi-lo)
@@ -98,17 +126,15 @@ func Evaluate(m *t5.Model, tok *tokenizer.T5, task *glue.Task, ex []glue.Example
 		b := makeBatch(enc, idx)
 		out, err := m.Generate(b.InputIDs, b.AttentionMask, b.B, b.S, gl)
 		if err != nil {
-			return glue.Result{}, nil, err
+			return nil, err
 		}
 		for i, ids := range out {
 			s, err := tok.Decode(ids)
 			if err != nil {
-				return glue.Result{}, nil, err
+				return nil, err
 			}
 			pred[lo+i] = strings.TrimSpace(s)
-			target[lo+i] = ex[lo+i].Target
 		}
 	}
-	r, err := task.Evaluate(pred, target)
-	return r, pred, err
+	return pred, nil
 }

@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -37,3 +38,21 @@ func step(tr *t5.Trainer, micro []t5.Batch, hook func(int, float64) float64) (t5
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// step is the data-parallel step of one rank: Backward on its micro-batches
+// with the gradients, losses and stop requests (ctx cancelled on this
+// rank) summed across the ranks, then the same finiteness check and Update
+// on every rank.
+func (r *ranks) step(ctx context.Context, tr *t5.Trainer, micro []t5.Batch, hook func(int, float64) float64, anyStop *bool) (t5.StepResult, error) {
+	res, err := tr.BackwardShared(micro, r.reduceFunc(ctx, ctx.Err() != nil, anyStop))
+	if err != nil {
+		return res, err
+	}
+	if hook != nil {
+		res.Loss = hook(tr.Steps(), res.Loss)
+	}
+	if !finite(res.Loss) || !finite(res.GradNorm) {
+		return res, fmt.Errorf("%w at step %d: loss %v, gradient norm %v", ErrNonFinite, tr.Steps()+1, res.Loss, res.GradNorm)
+	}
+	return res, tr.Update()
+}

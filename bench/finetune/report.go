@@ -71,6 +71,14 @@ type Report struct {
 	// the run finishes.
 	Test   *glue.Result `json:"test,omitempty"`
 	Status string       `json:"status"`
+	// Ranks is the number of data-parallel processes (1: one process),
+	// Collective their communication; GradientBytes the bytes of
+	// gradients summed across ranks per step (4 per trainable parameter)
+	// and ReduceSeconds the time the sums took so far (rank 0's).
+	Ranks         int     `json:"ranks,omitempty"`
+	Collective    string  `json:"collective,omitempty"`
+	GradientBytes int64   `json:"gradient_bytes_per_step,omitempty"`
+	ReduceSeconds float64 `json:"reduce_seconds,omitempty"`
 	// Error is the error that ended the run, if any.
 	Error string `json:"error,omitempty"`
 }
@@ -88,6 +96,10 @@ func (r *Report) Markdown() string {
 		{"batch (micro-batch)", fmt.Sprintf("%d (%d)", r.Hyper.Batch, r.Hyper.MicroBatch)},
 		{"warm-up steps", fmt.Sprint(r.Hyper.Warmup)}, {"max source length", fmt.Sprint(r.Hyper.MaxLen)},
 		{"steps", fmt.Sprintf("%d of %d", r.Steps, r.TotalSteps)}, {"seed", fmt.Sprint(r.Seed)},
+	}
+	if r.Ranks > 1 {
+		rows = append(rows, [2]string{"data-parallel ranks", fmt.Sprintf("%d, %s: %.3g MB of gradients a step, %.1f s summing them",
+			r.Ranks, r.Collective, float64(r.GradientBytes)/1e6, r.ReduceSeconds)})
 	}
 	if r.SkippedRows > 0 {
 		rows = append(rows, [2]string{"malformed rows skipped", fmt.Sprint(r.SkippedRows)})

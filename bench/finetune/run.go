@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/compacter-go/compacter/bench/glue"
+	"github.com/compacter-go/compacter/dist"
 	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/peft"
 	"github.com/compacter-go/compacter/t5"
@@ -43,6 +44,12 @@ type Progress struct {
 	ETA            time.Duration
 	// Report is the finished epoch (PhaseEpoch only).
 	Report *EpochReport
+	// StepSeconds is the step's time and ReduceSeconds the part of it
+	// spent summing gradients across ranks (0 in one process).
+	StepSeconds, ReduceSeconds float64
+	// Rank and Ranks place this process in a data-parallel run (0 of 1
+	// in one process).
+	Rank, Ranks int
 }
 
 // Run fine-tunes cfg.Method on cfg.Task and returns the report it also
@@ -86,6 +93,16 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	if h, err = h.validate(); err != nil {
 		return nil, err
 	}
+	coll := cfg.Collective
+	if coll == nil {
+		coll = dist.Local{}
+	}
+	var dp *ranks // nil in one process
+	if coll.Size() > 1 {
+		dp = &ranks{c: coll, sum: dist.Summer{C: coll, Device: cfg.Reducer}}
+		h.MicroBatch = microSize(h, coll.Size())
+	}
+	lead := coll.Rank() == 0 // the rank that writes files
 	pc.LearningRate = h.LR
 	ckpt := filepath.Join(cfg.OutDir, CheckpointFile)
 	if _, serr := os.Stat(ckpt); serr == nil && !cfg.Resume {
@@ -162,7 +179,8 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	rep = &Report{Task: task.Name, Method: pc.Method, Model: modelName, Backend: m.Backend.Name(), Seed: cfg.Seed,
 		Hyper: h, PEFT: pc, TrainExamples: nTrain, ValidationExamples: len(data.Validation), TestExamples: len(data.Test),
 		SkippedRows: data.Skipped, TrainableParams: a.Trainable(), TotalParams: a.Total(),
-		StepsPerEpoch: spe, TotalSteps: spe * h.Epochs, Status: StatusRunning}
+		StepsPerEpoch: spe, TotalSteps: spe * h.Epochs, Status: StatusRunning,
+		Ranks: coll.Size(), Collective: coll.Name(), GradientBytes: 4 * a.Trainable()}
 	fp, _ := json.Marshal(struct {
 		Task         string
 		PEFT         peft.Config
@@ -178,6 +196,21 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 		return nil, err
 	}
 	defer tr.Close()
+	if dp != nil {
+		dp.sum.Backend = m.Backend
+		note := "device all-reduce"
+		if cfg.Reducer == nil {
+			red, n, err := dist.OpenDevice(ctx, coll, m.Backend)
+			if err != nil {
+				return nil, err
+			}
+			if red != nil {
+				defer red.Close()
+			}
+			dp.sum.Device, note = red, n
+		}
+		rep.Collective += " (" + note + ")"
+	}
 	if cfg.Resume {
 		if st, err = loadCheckpoint(ckpt, a, tr); err != nil {
 			return nil, err
@@ -190,20 +223,41 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 	}
 	save := func(status string) error {
 		rep.Steps, rep.Status = tr.Steps(), status
-		st.Step, st.Report = tr.Steps(), *rep
-		if err := saveCheckpoint(ckpt, a, tr, st); err != nil {
-			return err
+		if dp != nil {
+			rep.ReduceSeconds = dp.total.Seconds()
 		}
-		return rep.write(cfg.OutDir)
+		st.Step, st.Report = tr.Steps(), *rep
+		var err error
+		if lead {
+			if err = saveCheckpoint(ckpt, a, tr, st); err == nil {
+				err = rep.write(cfg.OutDir)
+			}
+		}
+		if dp != nil {
+			err = dp.agree(ctx, "writing the checkpoint", err)
+		}
+		return err
 	}
 	defer func() {
-		if err != nil && rep.Status == StatusRunning {
+		if err != nil && rep.Status == StatusRunning && lead {
 			rep.Status, rep.Error = "failed", err.Error()
 			rep.write(cfg.OutDir) // best effort: the error is what matters
 		}
 	}()
 
 	enc := encode(tok, data.Train, h.MaxLen)
+	if dp != nil {
+		if err := dp.checkSame(ctx, fp, m, enc, data, a); err != nil {
+			return rep, err
+		}
+	}
+	evaluate := func(ex []glue.Example) (glue.Result, error) {
+		if dp != nil {
+			return dp.evaluate(ctx, m, tok, task, ex, h.MicroBatch, h.MaxLen)
+		}
+		res, _, err := Evaluate(m, tok, task, ex, h.MicroBatch, h.MaxLen)
+		return res, err
+	}
 	var runSteps, runExamples int
 	var runSeconds float64
 	for st.Epoch < h.Epochs {
@@ -212,7 +266,7 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			if cfg.MaxSteps > 0 && tr.Steps() >= cfg.MaxSteps {
 				return rep, save(StatusMaxSteps)
 			}
-			if cerr := ctx.Err(); cerr != nil {
+			if cerr := ctx.Err(); cerr != nil && dp == nil {
 				if err := save(StatusInterrupted); err != nil {
 					return rep, err
 				}
@@ -221,11 +275,19 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			idx := order[st.Pos:min(st.Pos+h.Batch, nTrain)]
 			var micro []t5.Batch
 			for lo := 0; lo < len(idx); lo += h.MicroBatch {
-				micro = append(micro, makeBatch(enc, idx[lo:min(lo+h.MicroBatch, len(idx))]))
+				b := makeBatch(enc, idx[lo:min(lo+h.MicroBatch, len(idx))])
+				b.DropoutSeed = microSeed(cfg.Seed, tr.Steps(), len(micro))
+				micro = append(micro, b)
 			}
 			m.SetTraining(true, dropoutSeed(cfg.Seed, tr.Steps()))
 			t0 := time.Now()
-			res, err := step(tr, micro, cfg.lossHook)
+			var res t5.StepResult
+			stop := false
+			if dp != nil {
+				res, err = dp.step(ctx, tr, share(micro, dp.rank(), dp.size()), cfg.lossHook, &stop)
+			} else {
+				res, err = step(tr, micro, cfg.lossHook)
+			}
 			if err != nil {
 				return rep, err
 			}
@@ -238,10 +300,25 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			runExamples += len(idx)
 			runSeconds += dt
 			perStep := runSeconds / float64(runSteps)
-			progress(Progress{Phase: PhaseTrain, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps,
+			pr := Progress{Phase: PhaseTrain, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps,
 				Loss: res.Loss, EpochLoss: st.EpochLoss / float64(st.EpochSteps), LR: res.LR, GradNorm: res.GradNorm,
 				ExamplesPerSec: float64(runExamples) / runSeconds,
-				ETA:            time.Duration(perStep * float64(rep.TotalSteps-tr.Steps()) * float64(time.Second))})
+				ETA:            time.Duration(perStep * float64(rep.TotalSteps-tr.Steps()) * float64(time.Second)),
+				StepSeconds:    dt, Rank: coll.Rank(), Ranks: coll.Size()}
+			if dp != nil {
+				pr.ReduceSeconds = dp.reduce.Seconds()
+			}
+			progress(pr)
+			if stop {
+				if err := save(StatusInterrupted); err != nil {
+					return rep, err
+				}
+				cerr := ctx.Err()
+				if cerr == nil {
+					cerr = context.Canceled // another rank's
+				}
+				return rep, fmt.Errorf("finetune: interrupted after step %d, checkpoint saved in %s: %w", tr.Steps(), cfg.OutDir, cerr)
+			}
 			if cfg.SaveEvery > 0 && tr.Steps()%cfg.SaveEvery == 0 {
 				if err := save(StatusRunning); err != nil {
 					return rep, err
@@ -250,7 +327,7 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 		}
 		progress(Progress{Phase: PhaseEval, Epoch: st.Epoch + 1, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps})
 		t0 := time.Now()
-		res, _, err := Evaluate(m, tok, task, data.Validation, h.MicroBatch, h.MaxLen)
+		res, err := evaluate(data.Validation)
 		if err != nil {
 			return rep, err
 		}
@@ -263,7 +340,14 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 			er.ExamplesPerSec = float64(nTrain) / st.EpochSeconds
 		}
 		if rep.BestEpoch == 0 || res.Score > rep.BestScore {
-			if err := saveBest(cfg.OutDir, a); err != nil {
+			var err error
+			if lead {
+				err = saveBest(cfg.OutDir, a)
+			}
+			if dp != nil {
+				err = dp.agree(ctx, "saving the best method", err)
+			}
+			if err != nil {
 				return rep, err
 			}
 			er.Best, rep.BestEpoch, rep.BestScore = true, er.Epoch, res.Score
@@ -279,10 +363,16 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (rep *Report,
 		return rep, err
 	}
 	progress(Progress{Phase: PhaseTest, Epoch: h.Epochs, Epochs: h.Epochs, Step: tr.Steps(), TotalSteps: rep.TotalSteps})
-	res, _, err := Evaluate(m, tok, task, data.Test, h.MicroBatch, h.MaxLen)
+	res, err := evaluate(data.Test)
 	if err != nil {
 		return rep, err
 	}
 	rep.Test, rep.Status, rep.Steps = &res, StatusFinished, tr.Steps()
+	if dp != nil {
+		rep.ReduceSeconds = dp.total.Seconds()
+	}
+	if !lead {
+		return rep, nil
+	}
 	return rep, rep.write(cfg.OutDir)
 }

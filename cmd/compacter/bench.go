@@ -188,16 +188,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 		}
+		rs, err := openRanks(0)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		f.opts.Collective = rs.c
 		var prog func(bench.Event)
-		if f.progress {
+		if f.progress && rs.lead() {
 			prog = newProgress(stderr).event
 		}
-		if t, err = bench.Run(ctx, f.opts, prog); err != nil {
-			if t != nil && len(t.Rows) > 0 {
+		t, err = bench.Run(ctx, f.opts, prog)
+		if err = rs.close(err, stderr); err != nil {
+			if t != nil && len(t.Rows) > 0 && rs.lead() {
 				fmt.Fprintf(stderr, "\nstopped; the %d rows measured so far:\n", len(t.Rows))
 				t.Write(stderr, "text")
 			}
 			return err
+		}
+		if !rs.lead() {
+			return nil // rank 0 writes the table
 		}
 	}
 	if f.out != "" {

@@ -11,12 +11,13 @@ import (
 
 	"github.com/compacter-go/compacter/cpu"
 	"github.com/compacter-go/compacter/cuda" // registers the cuda backend
+	"github.com/compacter-go/compacter/dist"
 	"github.com/compacter-go/compacter/kernels"
 )
 
 func init() {
 	commands["doctor"] = command{
-		summary: "report the CPU features and what the CUDA loader found",
+		summary: "report the CPU features, what the CUDA loader found, MPI and NCCL",
 		run: func(_ context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
 			return runDoctor(args, stdout)
 		},
@@ -74,6 +75,23 @@ func runDoctor(args []string, w io.Writer) error {
 		fmt.Fprintf(w, "  status: unavailable: %v\n", r.Err)
 	} else {
 		fmt.Fprintln(w, "  status: available")
+	}
+	fmt.Fprintln(w, "mpi:")
+	if lib, err := dist.MPIAvailable(); err != nil {
+		fmt.Fprintf(w, "  status: unavailable: %v\n", err)
+	} else {
+		fmt.Fprintf(w, "  library: %s (libmpi.so.40)\n", lib)
+		if dist.Launched() {
+			fmt.Fprintln(w, "  status: available; this process runs under mpirun")
+		} else {
+			fmt.Fprintln(w, "  status: available (train and bench run data-parallel under mpirun -np N)")
+		}
+	}
+	fmt.Fprintln(w, "nccl:")
+	if v, err := cuda.NCCLAvailable(); err != nil {
+		fmt.Fprintf(w, "  status: unavailable: %v\n", err)
+	} else {
+		fmt.Fprintf(w, "  status: available: NCCL %d.%d.%d (GPU ranks sum gradients on the device)\n", v/10000, v/100%100, v%100)
 	}
 	best, err := kernels.Best()
 	if err != nil {

@@ -15,7 +15,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor: %v\n%s", err, errb.String())
 	}
 	s := out.String()
-	for _, want := range []string{"cpu:", "features:", "assembly kernels", "cuda:", "status: ", "default backend: "} {
+	for _, want := range []string{"cpu:", "features:", "assembly kernels", "cuda:", "status: ", "mpi:", "nccl:", "default backend: "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, s)
 		}

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/compacter-go/compacter/bench/finetune"
@@ -45,6 +47,20 @@ best/ (adapter_config.json + adapter_model.safetensors, loadable with
 checkpoint and exits; a NaN or infinite loss stops with an error and leaves
 the last checkpoint intact.
 
+Under mpirun (Open MPI) the same command trains data-parallel: every rank
+takes its share of each batch (the same global batch and learning-rate
+schedule as one process; micro-batches of at most batch/ranks), the
+gradients are summed every step, rank 0 alone writes --out (a folder every
+rank can read: it resumes from it) and the ranks refuse to start when their
+settings or data differ. A rank that dies or hangs stops the job within
+--dist-timeout. SIGINT or SIGTERM to any rank (scancel sends SIGTERM to
+all) makes every rank stop after the current step with a checkpoint. Ctrl-C
+on mpirun itself tears the job down: Open MPI signals the ranks only
+odls_base_sigkill_timeout seconds (default 1) before killing them, so
+--resume continues from the last checkpoint (--save-every).
+
+  mpirun -np 2 compacter train --model t5-base --task rte --data glue --out out
+
 Flags:
 `
 
@@ -57,6 +73,7 @@ type trainFlags struct {
 	trainSamples, evalSamples               int
 	saveEvery, maxSteps                     int
 	resume, progress                        bool
+	distTimeout                             time.Duration
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,6 +107,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxSteps, "max-steps", 0, "stop with a checkpoint after this many steps in all (0: no limit)")
 	fs.BoolVar(&f.resume, "resume", false, "continue from --out's checkpoint")
 	fs.BoolVar(&f.progress, "progress", true, "show a progress bar on standard error")
+	fs.DurationVar(&f.distTimeout, "dist-timeout", 0, "under mpirun: the longest wait for the other ranks in a collective (0: $COMPACTER_DIST_TIMEOUT, else 10m)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,11 +155,37 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := finetune.Config{ModelDir: f.model, Backend: f.backend, Method: method, Task: task.Name, DataDir: f.data,
 		OutDir: f.out, Hyper: &h, Seed: f.seed, TrainSamples: f.trainSamples, EvalSamples: f.evalSamples,
 		Resume: f.resume, SaveEvery: f.saveEvery, MaxSteps: f.maxSteps}
-	bar := &trainBar{w: stderr, on: f.progress}
+	rs, err := openRanks(f.distTimeout)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	stdout = rs.out(stdout)
+	cfg.Collective = rs.c
+	if rs.c.Size() > 1 {
+		// A scheduler (Slurm's scancel, mpirun tearing down the job)
+		// stops ranks with SIGTERM: stop after the step, on every rank.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM)
+		defer stop()
+	}
+	bar := &trainBar{w: stderr, on: f.progress && rs.lead()}
 	rep, err := finetune.Run(ctx, cfg, bar.update)
 	bar.end()
+	// An interrupted run stopped on every rank after the same step (and
+	// saved): the job ends normally; any other error aborts it.
 	if errors.Is(err, context.Canceled) && rep != nil {
-		fmt.Fprintf(stderr, "interrupted after step %d: checkpoint saved in %s; continue with --resume\n", rep.Steps, f.out)
+		if cerr := rs.close(nil, stderr); cerr != nil {
+			return fmt.Errorf("train: %w", cerr)
+		}
+	} else if err != nil {
+		err = rs.close(err, stderr)
+	} else if err = rs.close(nil, stderr); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if errors.Is(err, context.Canceled) && rep != nil {
+		if rs.lead() {
+			fmt.Fprintf(stderr, "interrupted after step %d: checkpoint saved in %s; continue with --resume\n", rep.Steps, f.out)
+		}
 		return nil
 	}
 	if err != nil {
