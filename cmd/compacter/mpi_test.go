@@ -19,7 +19,6 @@ import (
 	"github.com/compacter-go/compacter/bench/finetune"
 	"github.com/compacter-go/compacter/dist"
 	"github.com/compacter-go/compacter/internal/mpitest"
-	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/t5"
 )
 
@@ -76,35 +75,11 @@ func mpiSetup(t *testing.T) (bin, model, data string) {
 // (reduction factor 32 gives a bottleneck of 4, a multiple of n = 4).
 func mpiCheckpoint(t *testing.T) string {
 	t.Helper()
-	be, err := kernels.Open("cpu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
 	cfg := t5.DefaultConfig()
 	cfg.VocabSize, cfg.DModel, cfg.DKV, cfg.DFF, cfg.NumHeads = 2100, 128, 16, 128, 4
 	cfg.NumLayers, cfg.NumDecoderLayers, cfg.RelativeAttentionNumBuckets = 1, 1, 8
 	cfg.DropoutRate = 0.1
-	m, err := t5.New(cfg, be)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if err := m.InitWeights(1); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	spm, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tokenizer", "spiece.model"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "spiece.model"), spm, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return checkpointOf(t, cfg)
 }
 
 // trainArgs are the arguments of a small Compacter run (4 steps an epoch

@@ -16,14 +16,21 @@ import (
 // SentencePiece model (2100 ids with the sentinels) as a checkpoint folder.
 func tinyCheckpoint(t *testing.T) string {
 	t.Helper()
+	cfg := t5.DefaultConfig()
+	cfg.VocabSize, cfg.DModel, cfg.DKV, cfg.DFF, cfg.NumHeads = 2100, 32, 8, 64, 4
+	cfg.NumLayers, cfg.NumDecoderLayers, cfg.RelativeAttentionNumBuckets = 1, 1, 8
+	return checkpointOf(t, cfg)
+}
+
+// checkpointOf writes a T5 of cfg with generated weights (seed 1) and the
+// reference SentencePiece model as a checkpoint folder.
+func checkpointOf(t *testing.T, cfg t5.Config) string {
+	t.Helper()
 	be, err := kernels.Open("cpu")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	cfg := t5.DefaultConfig()
-	cfg.VocabSize, cfg.DModel, cfg.DKV, cfg.DFF, cfg.NumHeads = 2100, 32, 8, 64, 4
-	cfg.NumLayers, cfg.NumDecoderLayers, cfg.RelativeAttentionNumBuckets = 1, 1, 8
 	m, err := t5.New(cfg, be)
 	if err != nil {
 		t.Fatal(err)
