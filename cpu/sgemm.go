@@ -346,24 +346,15 @@ func (d *sgemmArgs) packA(dst []float32, i0, i1, pc, kc int) {
 		mr := min(sgemmMR, i1-i)
 		pan := dst[(i-i0)*kc : (i-i0)*kc+kc*sgemmMR]
 		switch {
+		case d.transA && mr == sgemmMR:
+			packA6T(d.simd, pan, a[pc*lda+i:], lda, kc)
 		case d.transA:
 			for l := 0; l < kc; l++ {
 				o := (pc+l)*lda + i
 				copy(pan[l*sgemmMR:l*sgemmMR+mr], a[o:o+mr])
 			}
 		case mr == sgemmMR:
-			r0 := a[i*lda+pc : i*lda+pc+kc]
-			// Equal lengths let the compiler drop the bounds checks below.
-			r1 := a[(i+1)*lda+pc:][:len(r0)]
-			r2 := a[(i+2)*lda+pc:][:len(r0)]
-			r3 := a[(i+3)*lda+pc:][:len(r0)]
-			r4 := a[(i+4)*lda+pc:][:len(r0)]
-			r5 := a[(i+5)*lda+pc:][:len(r0)]
-			pan := pan[:len(r0)*sgemmMR]
-			for l := range r0 {
-				p := (*[sgemmMR]float32)(pan[l*sgemmMR : l*sgemmMR+sgemmMR])
-				p[0], p[1], p[2], p[3], p[4], p[5] = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l]
-			}
+			packA6N(d.simd, pan, a[i*lda+pc:], lda, kc)
 		default:
 			for r := 0; r < mr; r++ {
 				o := (i+r)*lda + pc
@@ -391,12 +382,7 @@ func (d *sgemmArgs) packB(dst []float32, q0, q1, pc, kc, jc, ncur int) {
 		nr := min(sgemmNR, jc+ncur-j)
 		if !d.transB {
 			if nr == sgemmNR {
-				// A full panel: 64-byte row moves the compiler inlines
-				// (copy would call memmove once per row).
-				for l := 0; l < kc; l++ {
-					o := (pc+l)*ldb + j
-					*(*[sgemmNR]float32)(pan[l*sgemmNR : (l+1)*sgemmNR]) = *(*[sgemmNR]float32)(b[o : o+sgemmNR])
-				}
+				packBN16(d.simd, pan, b[pc*ldb+j:], ldb, kc)
 				continue
 			}
 			for l := 0; l < kc; l++ {
@@ -405,6 +391,10 @@ func (d *sgemmArgs) packB(dst []float32, q0, q1, pc, kc, jc, ncur int) {
 				copy(row, b[o:o+nr])
 				clear(row[nr:])
 			}
+			continue
+		}
+		if nr == sgemmNR {
+			packBT16(d.simd, pan, b[j*ldb+pc:], ldb, kc)
 			continue
 		}
 		for x := 0; x < nr; x++ {
@@ -477,14 +467,20 @@ func sgemmScaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // sgemmGrid chooses a tm×tn = t grid of threads over mp×np panels that
-// minimises the largest share, preferring to split M on ties.
+// minimises the largest share of work, preferring to split M on ties. A
+// share is its tiles plus the packing it repeats: every worker packs the B
+// panels of its columns (about 2 tiles' time per panel, counted per K
+// step like the tiles) and the A panels of its rows (about 1). Without
+// that, M = 128 rows against a 32128-wide LM head would split M and pack
+// all of B twice.
 func sgemmGrid(t, mp, np int) (tm, tn int) {
 	best := -1
 	for f := t; f >= 1; f-- {
 		if t%f != 0 {
 			continue
 		}
-		if w := sgemmCeilDiv(mp, f) * sgemmCeilDiv(np, t/f); best < 0 || w < best {
+		ms, ns := sgemmCeilDiv(mp, f), sgemmCeilDiv(np, t/f)
+		if w := ms*ns + 2*ns + ms; best < 0 || w < best {
 			best, tm, tn = w, f, t/f
 		}
 	}
