@@ -3,6 +3,7 @@ package cpu
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -101,7 +102,7 @@ func (b *Backend) Trim() {
 }
 
 // reuse returns a cached, zeroed storage of dt and n elements, or nil.
-func (b *Backend) reuse(dt kernels.DType, n int) *storage {
+func (b *Backend) reuse(dt kernels.DType, n int, zero bool) *storage {
 	if n < cacheMin {
 		return nil
 	}
@@ -116,8 +117,13 @@ func (b *Backend) reuse(dt kernels.DType, n int) *storage {
 	b.cache[k] = list[:len(list)-1]
 	b.cacheBytes -= int64(n) * int64(dt.Size())
 	b.cacheMu.Unlock()
-	clear(st.f)
-	clear(st.i)
+	switch {
+	case zero:
+		clear(st.f)
+		clear(st.i)
+	case poisonUninit.Load():
+		poison(st)
+	}
 	return st
 }
 
@@ -233,6 +239,19 @@ const maxElems = 1 << 32
 
 // Alloc returns a zeroed buffer of n elements.
 func (b *Backend) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
+	return b.alloc(dt, n, true)
+}
+
+// AllocUninit is Alloc without the zeroing, for buffers the caller writes
+// whole before reading (kernels.UninitAllocator): memory kept from a freed
+// buffer comes back as it was left. With SetPoisonUninit(true) it comes back
+// filled with NaN (Int32: math.MinInt32) instead, so a test can show that
+// nothing reads it before writing.
+func (b *Backend) AllocUninit(dt kernels.DType, n int) (kernels.Buffer, error) {
+	return b.alloc(dt, n, false)
+}
+
+func (b *Backend) alloc(dt kernels.DType, n int, zero bool) (kernels.Buffer, error) {
 	if n < 0 || n > maxElems {
 		return nil, fmt.Errorf("cpu: alloc of %d elements: %w", n, kernels.ErrShape)
 	}
@@ -241,13 +260,16 @@ func (b *Backend) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
 	default:
 		return nil, fmt.Errorf("cpu: alloc of %v: %w", dt, kernels.ErrDType)
 	}
-	st := b.reuse(dt, n)
+	st := b.reuse(dt, n, zero)
 	if st == nil {
 		st = &storage{}
 		if dt == kernels.Float32 {
 			st.f = make([]float32, n)
 		} else {
 			st.i = make([]int32, n)
+		}
+		if !zero && poisonUninit.Load() {
+			poison(st)
 		}
 	}
 	bytes := int64(n) * int64(dt.Size())
@@ -260,6 +282,26 @@ func (b *Backend) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
 	}
 	return &Buffer{owner: b, st: st, dt: dt, n: n}, nil
 }
+
+// poisonUninit makes AllocUninit fill its buffers with NaN (tests).
+var poisonUninit atomic.Bool
+
+// SetPoisonUninit makes AllocUninit of every cpu backend fill the buffers
+// it returns with NaN (Int32: math.MinInt32) when on, so that a test shows a
+// caller never reads them before writing; it returns the previous setting.
+func SetPoisonUninit(on bool) bool { return poisonUninit.Swap(on) }
+
+func poison(st *storage) {
+	nan := float32(math.NaN())
+	for i := range st.f {
+		st.f[i] = nan
+	}
+	for i := range st.i {
+		st.i[i] = math.MinInt32
+	}
+}
+
+var _ kernels.UninitAllocator = (*Backend)(nil)
 
 // Free releases a buffer made by Alloc. Its memory (from 16 Ki elements up)
 // is kept for a later Alloc of the same dtype and length, as long as the

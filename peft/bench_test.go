@@ -142,6 +142,12 @@ type flopCounter struct {
 	flops atomic.Int64
 }
 
+// AllocUninit keeps the backend's uninitialised allocations visible
+// through the wrapper (the model asks for them by interface).
+func (f *flopCounter) AllocUninit(dt kernels.DType, n int) (kernels.Buffer, error) {
+	return kernels.AllocUninit(f.Backend, dt, n)
+}
+
 func (f *flopCounter) Gemm(p kernels.GemmParams) error {
 	f.flops.Add(2 * int64(p.M) * int64(p.N) * int64(p.K) * int64(max(p.Batch, 1)))
 	return f.Backend.Gemm(p)

@@ -12,7 +12,7 @@ import (
 	"github.com/compacter-go/compacter/kernels/kerneltest"
 	"github.com/compacter-go/compacter/t5"
 
-	_ "github.com/compacter-go/compacter/cpu" // cpu and purego backends
+	"github.com/compacter-go/compacter/cpu" // cpu and purego backends
 )
 
 // supported are the reference cases that Apply implements.
@@ -193,4 +193,12 @@ func TestReference(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestReferenceUninitNeverRead runs TestReference with the cpu backends
+// poisoning every buffer allocated without zeroing (NaN), so a read before a
+// write anywhere in a method's forward, backward or optimizer steps fails.
+func TestReferenceUninitNeverRead(t *testing.T) {
+	defer cpu.SetPoisonUninit(cpu.SetPoisonUninit(true))
+	TestReference(t)
 }

@@ -247,10 +247,27 @@ func (e *errs) do(err error) {
 }
 
 func (ps *Pass) alloc(e *errs, n int) kernels.Buffer {
+	return ps.allocMem(e, n, true)
+}
+
+// out allocates, like alloc, a buffer the next op writes whole before
+// anything reads it (a product, norm, permutation or embedding output):
+// its memory is not zeroed (kernels.AllocUninit).
+func (ps *Pass) out(e *errs, n int) kernels.Buffer {
+	return ps.allocMem(e, n, false)
+}
+
+func (ps *Pass) allocMem(e *errs, n int, zero bool) kernels.Buffer {
 	if e.err != nil {
 		return nil
 	}
-	b, err := ps.m.Backend.Alloc(kernels.Float32, n)
+	var b kernels.Buffer
+	var err error
+	if zero {
+		b, err = ps.m.Backend.Alloc(kernels.Float32, n)
+	} else {
+		b, err = kernels.AllocUninit(ps.m.Backend, kernels.Float32, n)
+	}
 	if err != nil {
 		e.do(fmt.Errorf("t5: %w", err))
 		return nil
@@ -274,13 +291,28 @@ func (ps *Pass) temp(e *errs, n int) kernels.Buffer {
 // allocAct allocates an activation of a sub-layer: kept for the backward,
 // or, in inference, freed by endLayer once the sub-layer is done.
 func (ps *Pass) allocAct(e *errs, n int) kernels.Buffer {
+	return ps.allocActMem(e, n, true)
+}
+
+// actOut is allocAct for an activation the next op writes whole (see out).
+func (ps *Pass) actOut(e *errs, n int) kernels.Buffer {
+	return ps.allocActMem(e, n, false)
+}
+
+func (ps *Pass) allocActMem(e *errs, n int, zero bool) kernels.Buffer {
 	if !ps.infer {
-		return ps.alloc(e, n)
+		return ps.allocMem(e, n, zero)
 	}
 	if e.err != nil {
 		return nil
 	}
-	b, err := ps.m.Backend.Alloc(kernels.Float32, n)
+	var b kernels.Buffer
+	var err error
+	if zero {
+		b, err = ps.m.Backend.Alloc(kernels.Float32, n)
+	} else {
+		b, err = kernels.AllocUninit(ps.m.Backend, kernels.Float32, n)
+	}
 	if err != nil {
 		e.do(fmt.Errorf("t5: %w", err))
 		return nil
@@ -303,11 +335,11 @@ func (ps *Pass) endLayer(e *errs) {
 func (ps *Pass) residual(e *errs, rows int) kernels.Buffer {
 	D := ps.m.Config.DModel
 	if !ps.infer {
-		return ps.alloc(e, rows*D)
+		return ps.out(e, rows*D)
 	}
 	if ps.rs[0] == nil {
 		n := ps.batch.B * max(ps.batch.S, ps.batch.T) * D
-		ps.rs[0], ps.rs[1] = ps.alloc(e, n), ps.alloc(e, n)
+		ps.rs[0], ps.rs[1] = ps.out(e, n), ps.out(e, n)
 		if e.err != nil {
 			return nil
 		}
@@ -398,8 +430,8 @@ func (ps *Pass) forward(wantGrad, keepLogits bool) error {
 		h = h4
 	}
 	ps.decLast = h
-	ps.decY = ps.alloc(e, B*T*D)
-	ps.decRStd = ps.alloc(e, B*T)
+	ps.decY = ps.out(e, B*T*D)
+	ps.decRStd = ps.out(e, B*T)
 	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: B * T, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: h, W: m.decFinal.W, Y: ps.decY, RStd: ps.decRStd}))
 	ps.decFinalOff = ps.dropout(e, ps.decY)
 	head := m.shared
@@ -412,7 +444,7 @@ func (ps *Pass) forward(wantGrad, keepLogits bool) error {
 		head = m.tiedHead
 	}
 	V := cfg.VocabSize
-	ps.Logits = ps.alloc(e, B*T*V)
+	ps.Logits = ps.out(e, B*T*V)
 	e.do(linear(be, ps.Logits, ps.decY, head.W, B*T, D, V))
 	if m.lmBias != nil {
 		e.do(be.AddBias(ps.Logits, m.lmBias.W, B*T, V))
@@ -503,8 +535,8 @@ func (ps *Pass) encode(e *errs) (crossMaskB kernels.Buffer) {
 		h = h3
 	}
 	ps.encLast = h
-	ps.EncoderOut = ps.alloc(e, B*S*D)
-	ps.encRStd = ps.alloc(e, B*S)
+	ps.EncoderOut = ps.out(e, B*S*D)
+	ps.encRStd = ps.out(e, B*S)
 	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: B * S, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: h, W: m.encFinal.W, Y: ps.EncoderOut, RStd: ps.encRStd}))
 	ps.encFinalOff = ps.dropout(e, ps.EncoderOut)
 	return crossMaskB
@@ -543,10 +575,10 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	B, D, H, dk, inner := ps.batch.B, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
 	a := &attnAct{w: w, hIn: hIn, kvIn: kvIn, tq: tq, tk: tk, relBias: relBias}
 	nq, nk := B*tq, B*tk
-	a.xn, a.rstd = ps.allocAct(e, nq*D), ps.allocAct(e, nq)
-	a.q, a.k, a.v = ps.allocAct(e, nq*inner), ps.allocAct(e, nk*inner), ps.allocAct(e, nk*inner)
-	a.p = ps.allocAct(e, B*H*tq*tk)
-	a.ctx = ps.allocAct(e, nq*inner)
+	a.xn, a.rstd = ps.actOut(e, nq*D), ps.actOut(e, nq)
+	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
+	a.p = ps.actOut(e, B*H*tq*tk)
+	a.ctx = ps.actOut(e, nq*inner)
 	tmp := ps.temp(e, max(nq, nk)*inner)
 	hOut := ps.residual(e, nq)
 	if e.err != nil {
@@ -578,7 +610,7 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	e.do(be.Softmax(kernels.SoftmaxParams{X: a.p, Y: a.p, Batch: B, Heads: H, Rows: tq, Cols: tk, Masks: masks, Causal: causal}))
 	probs := a.p
 	if ps.drop != 0 {
-		a.pd = ps.allocAct(e, B*H*tq*tk)
+		a.pd = ps.actOut(e, B*H*tq*tk)
 		if e.err == nil {
 			e.do(be.Copy(a.pd, a.p))
 		}
@@ -606,18 +638,18 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	be, cfg := ps.m.Backend, ps.m.Config
 	D, F := cfg.DModel, cfg.DFF
 	f := &ffnAct{w: w, hIn: hIn, rows: rows}
-	f.xn, f.rstd = ps.allocAct(e, rows*D), ps.allocAct(e, rows)
-	f.a = ps.allocAct(e, rows*F)
+	f.xn, f.rstd = ps.actOut(e, rows*D), ps.actOut(e, rows)
+	f.a = ps.actOut(e, rows*F)
 	// ReLU runs in place: its derivative is [x > 0] = [relu(x) > 0], so the
 	// backward reads it from the output (after dropout too: a dropped unit
 	// gets no gradient either way), and the [rows, d_ff] pre-activation,
 	// the largest activation of a layer, is not kept twice.
 	f.r = f.a
 	if ps.m.gated || ps.m.act != kernels.ReLU {
-		f.r = ps.allocAct(e, rows*F)
+		f.r = ps.actOut(e, rows*F)
 	}
 	if ps.m.gated {
-		f.a1, f.g = ps.allocAct(e, rows*F), ps.allocAct(e, rows*F)
+		f.a1, f.g = ps.actOut(e, rows*F), ps.actOut(e, rows*F)
 	}
 	hOut := ps.residual(e, rows)
 	if e.err != nil {

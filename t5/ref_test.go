@@ -8,7 +8,7 @@ import (
 	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/kernels/kerneltest"
 
-	_ "github.com/compacter-go/compacter/cpu" // cpu and purego backends
+	"github.com/compacter-go/compacter/cpu" // cpu and purego backends
 )
 
 var refCases = []string{"tiny-relu", "tiny-gated"}
@@ -193,4 +193,15 @@ func TestInferenceMemory(t *testing.T) {
 	if infer >= train*2/3 {
 		t.Errorf("inference peak %d not clearly below the training forward's %d", infer, train)
 	}
+}
+
+// TestUninitNeverRead runs the reference forward and gradient cases with the
+// cpu backends poisoning every buffer the model allocates without zeroing
+// (kernels.AllocUninit fills them with NaN): a read before a write would
+// turn logits, loss or gradients into NaN and fail the tolerances.
+func TestUninitNeverRead(t *testing.T) {
+	defer cpu.SetPoisonUninit(cpu.SetPoisonUninit(true))
+	t.Run("forward", TestForwardMatchesReference)
+	t.Run("gradients", TestGradientsMatchReference)
+	t.Run("finite-differences", TestFiniteDifferences)
 }
