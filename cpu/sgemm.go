@@ -167,7 +167,7 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	nc = sgemmCeilDiv(nc, sgemmNR) * sgemmNR
 	mPanels := sgemmCeilDiv(m, sgemmMR)
 	tm, tn := sgemmGrid(t, mPanels, sgemmCeilDiv(min(nc, n), sgemmNR))
-	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels
+	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels || d.wide && mPanels >= 2 && n >= 2*sgemmNR && k >= 32
 	// With one MR panel every element of B is used once: packing it would
 	// cost as much as the product.
 	d.inPlaceB = !d.transB && mPanels == 1
