@@ -2,6 +2,7 @@ package t5
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -181,6 +182,11 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 func linearBackward(e *errs, be kernels.Backend, w *Param, dy, x, dx kernels.Buffer, rows, in, out int, beta float32) {
 	biasBackward(e, be, w, dy, rows)
 	if w.G != nil {
+		if x == nil {
+			// The forward did not keep the input: w was frozen then.
+			e.do(fmt.Errorf("t5: %s was made trainable after the forward pass: run the forward again", w.Name))
+			return
+		}
 		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: out, N: in, K: rows, Alpha: 1, Beta: 1, A: dy, B: x, C: w.G}))
 	}
 	if dx != nil {

@@ -191,6 +191,7 @@ type Pass struct {
 
 	hooks                    []HookState    // states of the sub-layer hook, released by Release
 	tmp                      kernels.Buffer // forward scratch shared by the layers
+	tmp2                     kernels.Buffer // a second one: inputs only frozen products read
 	infer                    bool           // no backward: free activations layer by layer
 	act                      []kernels.Buffer
 	rs                       [2]kernels.Buffer // residual streams, alternating (infer)
@@ -286,6 +287,27 @@ func (ps *Pass) temp(e *errs, n int) kernels.Buffer {
 		}
 	}
 	return ps.tmp.Slice(0, n)
+}
+
+// keepOrTemp returns n elements for the input of linear layers: an
+// activation the backward keeps when one of ws is trainable (its weight
+// gradient reads it), else the second shared scratch, since the gradient
+// with respect to the input of a frozen product needs only its weight. Such
+// an input is not kept: nil is returned as the activation to record.
+func (ps *Pass) keepOrTemp(e *errs, n int, ws ...*Param) (buf, kept kernels.Buffer) {
+	for _, w := range ws {
+		if w != nil && w.G != nil || ps.infer {
+			b := ps.actOut(e, n)
+			return b, b
+		}
+	}
+	if ps.tmp2 == nil || ps.tmp2.Len() < n {
+		ps.tmp2 = ps.out(e, n)
+		if ps.tmp2 == nil {
+			return nil, nil
+		}
+	}
+	return ps.tmp2.Slice(0, n), nil
 }
 
 // allocAct allocates an activation of a sub-layer: kept for the backward,
@@ -575,18 +597,23 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	B, D, H, dk, inner := ps.batch.B, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
 	a := &attnAct{w: w, hIn: hIn, kvIn: kvIn, tq: tq, tk: tk, relBias: relBias}
 	nq, nk := B*tq, B*tk
-	a.xn, a.rstd = ps.actOut(e, nq*D), ps.actOut(e, nq)
+	var xn, ctx kernels.Buffer
+	if kvIn != nil {
+		xn, a.xn = ps.keepOrTemp(e, nq*D, w.q)
+	} else {
+		xn, a.xn = ps.keepOrTemp(e, nq*D, w.q, w.k, w.v)
+	}
+	a.rstd = ps.actOut(e, nq)
 	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
 	a.p = ps.actOut(e, B*H*tq*tk)
-	a.ctx = ps.actOut(e, nq*inner)
 	tmp := ps.temp(e, max(nq, nk)*inner)
 	hOut := ps.residual(e, nq)
 	if e.err != nil {
 		return a, nil
 	}
-	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: nq, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: a.xn, RStd: a.rstd}))
-	addBias(e, be, w.ln, a.xn, nq)
-	src := a.xn
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: nq, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: xn, RStd: a.rstd}))
+	addBias(e, be, w.ln, xn, nq)
+	src := xn
 	if kvIn != nil {
 		src = kvIn
 	}
@@ -595,7 +622,7 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	split := [4]int{0, 2, 1, 3}
 	tq1 := tmp.Slice(0, nq*inner)
 	tk1 := tmp.Slice(0, nk*inner)
-	e.do(linear(be, tq1, a.xn, w.q.W, nq, D, inner))
+	e.do(linear(be, tq1, xn, w.q.W, nq, D, inner))
 	addBias(e, be, w.q, tq1, nq)
 	e.do(be.Permute(a.q, tq1, tq4, split))
 	e.do(linear(be, tk1, src, w.k.W, nk, D, inner))
@@ -619,8 +646,13 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	}
 	e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: probs, B: a.v, C: tq1,
 		Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
-	e.do(be.Permute(a.ctx, tq1, [4]int{B, H, tq, dk}, split))
-	e.do(linear(be, hOut, a.ctx, w.o.W, nq, inner, D))
+	// xn is dead: the context may take its scratch.
+	ctx, a.ctx = ps.keepOrTemp(e, nq*inner, w.o)
+	if e.err != nil {
+		return a, nil
+	}
+	e.do(be.Permute(ctx, tq1, [4]int{B, H, tq, dk}, split))
+	e.do(linear(be, hOut, ctx, w.o.W, nq, inner, D))
 	addBias(e, be, w.o, hOut, nq)
 	a.hook = ps.hookForward(e, w.site, hOut, nq)
 	a.offOut = ps.dropout(e, hOut)
@@ -638,7 +670,13 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	be, cfg := ps.m.Backend, ps.m.Config
 	D, F := cfg.DModel, cfg.DFF
 	f := &ffnAct{w: w, hIn: hIn, rows: rows}
-	f.xn, f.rstd = ps.actOut(e, rows*D), ps.actOut(e, rows)
+	var xn kernels.Buffer
+	if ps.m.gated {
+		xn, f.xn = ps.keepOrTemp(e, rows*D, w.wi, w.wi1)
+	} else {
+		xn, f.xn = ps.keepOrTemp(e, rows*D, w.wi)
+	}
+	f.rstd = ps.actOut(e, rows)
 	f.a = ps.actOut(e, rows*F)
 	// ReLU runs in place: its derivative is [x > 0] = [relu(x) > 0], so the
 	// backward reads it from the output (after dropout too: a dropped unit
@@ -655,12 +693,12 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	if e.err != nil {
 		return f, nil
 	}
-	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: f.xn, RStd: f.rstd}))
-	addBias(e, be, w.ln, f.xn, rows)
-	e.do(linear(be, f.a, f.xn, w.wi.W, rows, D, F))
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(cfg.LayerNormEpsilon), X: hIn, W: w.ln.W, Y: xn, RStd: f.rstd}))
+	addBias(e, be, w.ln, xn, rows)
+	e.do(linear(be, f.a, xn, w.wi.W, rows, D, F))
 	addBias(e, be, w.wi, f.a, rows)
 	if ps.m.gated {
-		e.do(linear(be, f.a1, f.xn, w.wi1.W, rows, D, F))
+		e.do(linear(be, f.a1, xn, w.wi1.W, rows, D, F))
 		addBias(e, be, w.wi1, f.a1, rows)
 		e.do(be.Act(ps.m.act, f.g, f.a))
 		e.do(be.Binary(kernels.Mul, f.r, f.g, f.a1))

@@ -347,3 +347,26 @@ func TestSetStateErrors(t *testing.T) {
 		t.Errorf("moments after a reset: [%v, %v], steps %d", slices.Min(got), slices.Max(got), tr.Steps())
 	}
 }
+
+// TestUnfrozenAfterForward: the forward keeps the inputs of linear layers
+// only for trainable weights, so a weight made trainable between the
+// forward and the backward gets a clear error, not a wrong gradient.
+func TestUnfrozenAfterForward(t *testing.T) {
+	be := openBackend(t, "cpu")
+	m, batch, _ := loadRef(t, be, "tiny-relu")
+	if err := m.Freeze(func(string) bool { return true }, true); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := m.Forward(batch, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Release()
+	if err := m.Freeze(func(name string) bool { return strings.Contains(name, "DenseReluDense.wi") }, false); err != nil {
+		t.Fatal(err)
+	}
+	err = ps.Backward()
+	if err == nil || !strings.Contains(err.Error(), "made trainable after the forward") {
+		t.Fatalf("Backward = %v, want the made-trainable error", err)
+	}
+}
