@@ -157,7 +157,9 @@ func gradOrNil(p *Param) kernels.Buffer {
 // scratch buffers shared by the sub-layer backwards, sized for the largest.
 type scratch struct {
 	dxn, dx, dout    kernels.Buffer // [rows, D]
-	d1, d2, d3, d4   kernels.Buffer // [rows, max(inner, d_ff)]
+	d1               kernels.Buffer // [rows, max(inner, d_ff)]
+	d2, d3           kernels.Buffer // [rows, inner], or as d1 when the FFN is gated
+	d4               kernels.Buffer // [rows, inner]
 	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]
 	dp               kernels.Buffer // [B, H, tq, tk]
 }
@@ -168,9 +170,13 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 	rows := B * max(S, T)
 	w := max(cfg.Inner(), cfg.DFF)
 	inner := cfg.Inner()
+	w2 := inner // d2, d3: dq, dk of attention, and the gated FFN's branches
+	if ps.m.gated {
+		w2 = w
+	}
 	return &scratch{
 		dxn: alloc(rows * cfg.DModel), dx: alloc(rows * cfg.DModel), dout: alloc(rows * cfg.DModel),
-		d1: alloc(rows * w), d2: alloc(rows * w), d3: alloc(rows * w), d4: alloc(rows * w),
+		d1: alloc(rows * w), d2: alloc(rows * w2), d3: alloc(rows * w2), d4: alloc(rows * inner),
 		dq: alloc(rows * inner), dk: alloc(rows * inner), dv: alloc(rows * inner), dctx: alloc(rows * inner),
 		dp: alloc(B * cfg.NumHeads * max(S, T) * max(S, T)),
 	}
@@ -239,7 +245,11 @@ func (ps *Pass) ffnBackward(e *errs, sc *scratch, f *ffnAct, dh kernels.Buffer) 
 		linearBackward(e, be, w.wi, dg, f.xn, dxn, rows, D, F, 0)
 		linearBackward(e, be, w.wi1, da1, f.xn, dxn, rows, D, F, 1)
 	} else {
-		e.do(be.ActBackward(ps.m.act, dr, dr, f.a))
+		if f.mask != nil {
+			e.do(be.(kernels.SignMasker).ApplyMask(dr, dr, f.mask))
+		} else {
+			e.do(be.ActBackward(ps.m.act, dr, dr, f.a))
+		}
 		linearBackward(e, be, w.wi, dr, f.xn, dxn, rows, D, F, 0)
 	}
 	ps.normBackward(e, sc, w.ln, f.hIn, f.rstd, dxn, dh, rows)

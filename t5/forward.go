@@ -153,6 +153,7 @@ type ffnAct struct {
 	xn, rstd kernels.Buffer
 	a, a1    kernels.Buffer // pre-activations (a1: linear branch when gated)
 	r        kernels.Buffer // act(a), or act(a)·a1 when gated, after dropout
+	mask     kernels.Buffer // [r > 0] as bits, instead of a and r (see ffn)
 	g        kernels.Buffer // act(a) when gated
 	rows     int
 	hook     HookState // state of the sub-layer hook, nil without
@@ -369,6 +370,21 @@ func (ps *Pass) residual(e *errs, rows int) kernels.Buffer {
 	b := ps.rs[ps.rsNext]
 	ps.rsNext ^= 1
 	return b.Slice(0, rows*D)
+}
+
+// allocMaskOut allocates an Int32 buffer of n words that the next op
+// writes whole.
+func (ps *Pass) allocMaskOut(e *errs, n int) kernels.Buffer {
+	if e.err != nil {
+		return nil
+	}
+	b, err := kernels.AllocUninit(ps.m.Backend, kernels.Int32, n)
+	if err != nil {
+		e.do(fmt.Errorf("t5: %w", err))
+		return nil
+	}
+	ps.bufs = append(ps.bufs, b)
+	return b
 }
 
 func (ps *Pass) allocInt(e *errs, v []int32) kernels.Buffer {
@@ -677,11 +693,21 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 		xn, f.xn = ps.keepOrTemp(e, rows*D, w.wi)
 	}
 	f.rstd = ps.actOut(e, rows)
-	f.a = ps.actOut(e, rows*F)
 	// ReLU runs in place: its derivative is [x > 0] = [relu(x) > 0], so the
 	// backward reads it from the output (after dropout too: a dropped unit
 	// gets no gradient either way), and the [rows, d_ff] pre-activation,
-	// the largest activation of a layer, is not kept twice.
+	// the largest activation of a layer, is not kept twice. With wo frozen
+	// the output is read by nothing else, so where the backend keeps bits
+	// (kernels.SignMasker) the layer keeps only [r > 0], 1 bit an element,
+	// and the hidden activation lives in the shared scratch.
+	sm, bits := ps.m.Backend.(kernels.SignMasker)
+	bits = bits && !ps.infer && !ps.m.gated && ps.m.act == kernels.ReLU && w.wo.G == nil
+	if bits {
+		f.a = ps.temp(e, rows*F)
+		f.mask = ps.allocMaskOut(e, kernels.MaskWords(rows*F))
+	} else {
+		f.a = ps.actOut(e, rows*F)
+	}
 	f.r = f.a
 	if ps.m.gated || ps.m.act != kernels.ReLU {
 		f.r = ps.actOut(e, rows*F)
@@ -706,7 +732,13 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 		e.do(be.Act(ps.m.act, f.r, f.a))
 	}
 	f.offH = ps.dropout(e, f.r)
+	if bits && e.err == nil {
+		e.do(sm.PackPositive(f.mask, f.r))
+	}
 	e.do(linear(be, hOut, f.r, w.wo.W, rows, F, D))
+	if bits {
+		f.a, f.r = nil, nil // the scratch: the next layer overwrites it
+	}
 	addBias(e, be, w.wo, hOut, rows)
 	f.hook = ps.hookForward(e, w.site, hOut, rows)
 	f.offOut = ps.dropout(e, hOut)
