@@ -32,16 +32,41 @@ func (b *Backend) AdamW(p kernels.AdamWParams) error {
 	step := float32(lr / (1 - math.Pow(b1, t)))
 	bc2sqrt := float32(math.Sqrt(1 - math.Pow(b2, t)))
 	eps := p.Eps
+	c := &adamwConsts{decay: decay, beta1: beta1, omb1: omb1, beta2: beta2, omb2: omb2, bc2sqrt: bc2sqrt, eps: eps, step: step}
 	b.par(len(param), elemGrain/4, func(lo, hi int) {
-		pp, gg, mm, vv := param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi]
-		for i, g := range gg {
-			x := pp[i] * decay
-			mi := beta1*mm[i] + omb1*g
-			vi := beta2*vv[i] + omb2*g*g
-			mm[i], vv[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/bc2sqrt + eps
-			pp[i] = x - step*(mi/denom)
-		}
+		adamwUpdate(b.simd, param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
 	})
 	return nil
+}
+
+// adamwConsts are the float32 coefficients of one AdamW step, in the order
+// the assembly reads them.
+type adamwConsts struct {
+	decay, beta1, omb1, beta2, omb2, bc2sqrt, eps, step float32
+}
+
+// adamwUpdate runs the update on equal-length slices: the assembly on the
+// multiple of 8 elements when simd, the pure Go on the rest.
+func adamwUpdate(simd bool, p, g, m, v []float32, c *adamwConsts) {
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	if simd {
+		n := len(p) &^ 7
+		adamwAVX2(p[:n], g[:n], m[:n], v[:n], c)
+		p, g, m, v = p[n:], g[n:], m[n:], v[n:]
+	}
+	adamwGeneric(p, g, m, v, c)
+}
+
+// adamwGeneric is the per-element update (see AdamW), in float32 without
+// fused multiply-adds on amd64.
+func adamwGeneric(pp, gg, mm, vv []float32, c *adamwConsts) {
+	gg, mm, vv = gg[:len(pp)], mm[:len(pp)], vv[:len(pp)]
+	for i, g := range gg {
+		x := pp[i] * c.decay
+		mi := c.beta1*mm[i] + c.omb1*g
+		vi := c.beta2*vv[i] + c.omb2*g*g
+		mm[i], vv[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/c.bc2sqrt + c.eps
+		pp[i] = x - c.step*(mi/denom)
+	}
 }

@@ -414,9 +414,16 @@ func (b *Backend) Fill(dst kernels.Buffer, v float32) error {
 	if d == nil {
 		return fmt.Errorf("cpu: fill: nil buffer: %w", kernels.ErrShape)
 	}
-	for i := range d {
-		d[i] = v
-	}
+	b.par(len(d), elemGrain, func(lo, hi int) {
+		c := d[lo:hi]
+		if v == 0 && !math.Signbit(float64(v)) {
+			clear(c) // memclr
+			return
+		}
+		for i := range c {
+			c[i] = v
+		}
+	})
 	return nil
 }
 
