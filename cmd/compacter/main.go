@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -44,7 +45,11 @@ func main() {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile, err := startProfile(os.Getenv("COMPACTER_CPUPROFILE"))
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		err = errors.Join(err, stopProfile())
+	}
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -52,6 +57,27 @@ func main() {
 		}
 		os.Exit(2)
 	}
+}
+
+// startProfile starts a CPU profile of the whole command into file when
+// it is not empty (COMPACTER_CPUPROFILE=cpu.prof compacter bench …, then go
+// tool pprof cpu.prof) and returns what ends it.
+func startProfile(file string) (func() error, error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("COMPACTER_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("COMPACTER_CPUPROFILE: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // command is one subcommand of the tool.
