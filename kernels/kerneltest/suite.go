@@ -43,7 +43,8 @@ func tolSum(n int) float64 { return math.Max(TolReduce, 1e-6*math.Sqrt(float64(n
 // Run runs the conformance suite: one subtest per Backend operation (named
 // after it, so that -run 'Conformance/Gemm' selects one), plus Memory
 // (Alloc, Free, Mem, ResetPeak, Slice) and Transfer (Upload, Download, Copy,
-// Fill). Each calls open for a fresh backend (and again when it needs a
+// Fill), and the optional interfaces (SignMask, AllocUninit: skipped where
+// the backend lacks them). Each calls open for a fresh backend (and again when it needs a
 // second instance, for ErrBackend), and Run closes every backend it opens.
 //
 // Each operation runs on random inputs of awkward shapes (1, primes,
@@ -94,6 +95,8 @@ func Run(t *testing.T, open func(t *testing.T) kernels.Backend) {
 		{"KronSumBackward", testKronSumBackward},
 		{"PHM", testPHM},
 		{"PHMBackward", testPHMBackward},
+		{"SignMask", testSignMask},
+		{"AllocUninit", testAllocUninit},
 	}
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) { eachMode(t, open, op.fn) })

@@ -1,0 +1,94 @@
+package kerneltest
+
+import (
+	"math"
+
+	"github.com/compacter-go/compacter/kernels"
+)
+
+// The optional interfaces a backend may implement (kernels.SignMasker,
+// kernels.UninitAllocator): a backend without one skips its test, a backend
+// with one must pass it like any other operation.
+
+func testSignMask(h *harness) {
+	sm, ok := h.b.(kernels.SignMasker)
+	if !ok {
+		h.t.Skip("no kernels.SignMasker (optional)")
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for _, n := range lengths() {
+		x := h.randn(n, 1)
+		for i := range x {
+			if h.rng.IntN(8) == 0 {
+				x[i] = special[h.rng.IntN(len(special))]
+			}
+		}
+		xb := h.in(x)
+		w := kernels.MaskWords(n)
+		mr := h.alloc(kernels.Int32, w)
+		junk := make([]int32, w)
+		for i := range junk {
+			junk[i] = -1 // every bit set: PackPositive must clear them
+		}
+		h.must(h.b.UploadInt32(mr.buf, junk))
+		h.must(sm.PackPositive(mr.buf, xb))
+		words := make([]int32, w)
+		h.must(h.b.DownloadInt32(words, mr.buf))
+		for i, v := range x {
+			if got, want := uint32(words[i/32])>>(i%32)&1 == 1, v > 0; got != want {
+				h.t.Fatalf("PackPositive n=%d: bit %d (x = %v) is %v, want %v", n, i, v, got, want)
+			}
+		}
+		if r := n % 32; r != 0 && uint32(words[w-1])>>r != 0 {
+			h.t.Fatalf("PackPositive n=%d: bits from n up set: %#x", n, uint32(words[w-1]))
+		}
+		dy := h.randn(n, 1)
+		want := make([]float64, n)
+		for i, v := range x {
+			if v > 0 {
+				want[i] = float64(dy[i])
+			}
+		}
+		ob := h.out(n)
+		h.must(sm.ApplyMask(ob, h.in(dy), mr.buf))
+		h.exact("ApplyMask", h.get(ob), want)
+		ab := h.acc(dy)
+		h.must(sm.ApplyMask(ab, ab, mr.buf))
+		h.exact("ApplyMask in place", h.get(ab), want)
+	}
+	x := h.in(h.randn(40, 1))
+	h.wantErr("PackPositive, short mask", kernels.ErrShape, func() error { return sm.PackPositive(h.alloc(kernels.Int32, 1).buf, x) })
+	h.wantErr("PackPositive, float mask", kernels.ErrDType, func() error { return sm.PackPositive(h.out(2), x) })
+	h.wantErr("ApplyMask, length mismatch", kernels.ErrShape, func() error {
+		return sm.ApplyMask(h.out(41), x, h.alloc(kernels.Int32, 2).buf)
+	})
+	h.wantErr("ApplyMask, foreign mask", kernels.ErrBackend, func() error {
+		return sm.ApplyMask(h.out(40), x, h.foreign(kernels.Int32, 2))
+	})
+}
+
+func testAllocUninit(h *harness) {
+	u, ok := h.b.(kernels.UninitAllocator)
+	if !ok {
+		h.t.Skip("no kernels.UninitAllocator (optional)")
+	}
+	for _, n := range []int{0, 1, 1000, 1 << 16} {
+		before := h.b.Mem().InUse
+		b, err := u.AllocUninit(kernels.Float32, n)
+		h.must(err)
+		if b.Len() != n || b.DType() != kernels.Float32 {
+			h.t.Fatalf("AllocUninit(%d): buffer of %d %v", n, b.Len(), b.DType())
+		}
+		if got := h.b.Mem().InUse - before; got < int64(4*n) {
+			h.t.Errorf("AllocUninit(%d): InUse grew by %d bytes", n, got)
+		}
+		x := h.randn(n, 1)
+		h.must(h.b.Upload(b, x))
+		h.exact("AllocUninit round trip", h.get(b), F64(x))
+		h.must(h.b.Free(b))
+		if got := h.b.Mem().InUse; got != before {
+			h.t.Errorf("AllocUninit(%d) then Free: InUse %d, want %d", n, got, before)
+		}
+	}
+	h.wantErr("AllocUninit(-1)", kernels.ErrShape, func() error { _, err := u.AllocUninit(kernels.Float32, -1); return err })
+}
