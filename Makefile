@@ -5,7 +5,7 @@ COUNT    ?= 5
 BENCH    ?= .
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-purego race lint bench bench-openblas fuzz ci nvcc-install mpi-install mpi-bench ptx ptx-check docker-cuda clean
+.PHONY: all build test test-purego test-arm64 race lint bench bench-openblas fuzz ci nvcc-install mpi-install mpi-bench ptx ptx-check docker-cuda clean
 
 all: build test
 
@@ -22,6 +22,12 @@ test-purego:
 
 race:
 	$(GO) test -race -short $(PKGS)
+
+## test-arm64: the pure-Go kernels and model tests as arm64 under qemu-user
+## (installs qemu-user like nvcc-install does nvcc).
+test-arm64:
+	command -v qemu-aarch64 >/dev/null 2>&1 || { apt-get update && apt-get install -y qemu-user; }
+	GOARCH=arm64 $(GO) test -short -exec qemu-aarch64 ./cpu ./kernels/... ./t5 ./peft
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
