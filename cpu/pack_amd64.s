@@ -33,6 +33,19 @@
 	VPERM2F128 $0x31, Y6, Y2, Y14;  \
 	VPERM2F128 $0x31, Y7, Y3, Y15
 
+// LOAD8 loads 8 floats from each of the 8 rows at AX (row stride DX bytes,
+// R8 = 3·DX) into Y0–Y7, advancing AX by 4 rows.
+#define LOAD8 \
+	VMOVUPS (AX), Y0;          \
+	VMOVUPS (AX)(DX*1), Y1;    \
+	VMOVUPS (AX)(DX*2), Y2;    \
+	VMOVUPS (AX)(R8*1), Y3;    \
+	LEAQ    (AX)(DX*4), AX;    \
+	VMOVUPS (AX), Y4;          \
+	VMOVUPS (AX)(DX*1), Y5;    \
+	VMOVUPS (AX)(DX*2), Y6;    \
+	VMOVUPS (AX)(R8*1), Y7
+
 // func packBT16AVX2(dst, src []float32, ld, kc int)
 // dst[l·16+x] = src[x·ld+l] for x < 16, l < kc; kc a multiple of 8.
 TEXT ·packBT16AVX2(SB), NOSPLIT, $0-64
@@ -49,15 +62,7 @@ TEXT ·packBT16AVX2(SB), NOSPLIT, $0-64
 btloop:
 	// Columns 0–7 of the panel: rows 0–7 of src.
 	MOVQ    SI, AX
-	VMOVUPS (AX), Y0
-	VMOVUPS (AX)(DX*1), Y1
-	VMOVUPS (AX)(DX*2), Y2
-	VMOVUPS (AX)(R8*1), Y3
-	LEAQ    (AX)(DX*4), AX
-	VMOVUPS (AX), Y4
-	VMOVUPS (AX)(DX*1), Y5
-	VMOVUPS (AX)(DX*2), Y6
-	VMOVUPS (AX)(R8*1), Y7
+	LOAD8
 	TRANSPOSE8
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, 64(DI)
@@ -70,15 +75,7 @@ btloop:
 
 	// Columns 8–15: rows 8–15.
 	MOVQ    R9, AX
-	VMOVUPS (AX), Y0
-	VMOVUPS (AX)(DX*1), Y1
-	VMOVUPS (AX)(DX*2), Y2
-	VMOVUPS (AX)(R8*1), Y3
-	LEAQ    (AX)(DX*4), AX
-	VMOVUPS (AX), Y4
-	VMOVUPS (AX)(DX*1), Y5
-	VMOVUPS (AX)(DX*2), Y6
-	VMOVUPS (AX)(R8*1), Y7
+	LOAD8
 	TRANSPOSE8
 	VMOVUPS Y8, 32(DI)
 	VMOVUPS Y9, 96(DI)

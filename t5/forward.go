@@ -249,46 +249,51 @@ func (e *errs) do(err error) {
 }
 
 func (ps *Pass) alloc(e *errs, n int) kernels.Buffer {
-	return ps.allocMem(e, n, true)
+	return ps.newBuf(e, kernels.Float32, n, true, &ps.bufs)
 }
 
 // out allocates, like alloc, a buffer the next op writes whole before
 // anything reads it (a product, norm, permutation or embedding output):
 // its memory is not zeroed (kernels.AllocUninit).
 func (ps *Pass) out(e *errs, n int) kernels.Buffer {
-	return ps.allocMem(e, n, false)
+	return ps.newBuf(e, kernels.Float32, n, false, &ps.bufs)
 }
 
-func (ps *Pass) allocMem(e *errs, n int, zero bool) kernels.Buffer {
+// newBuf allocates n elements of dt, zeroed or not, and records the buffer
+// in *list (ps.bufs: freed by Release; ps.act: by endLayer).
+func (ps *Pass) newBuf(e *errs, dt kernels.DType, n int, zero bool, list *[]kernels.Buffer) kernels.Buffer {
 	if e.err != nil {
 		return nil
 	}
 	var b kernels.Buffer
 	var err error
 	if zero {
-		b, err = ps.m.Backend.Alloc(kernels.Float32, n)
+		b, err = ps.m.Backend.Alloc(dt, n)
 	} else {
-		b, err = kernels.AllocUninit(ps.m.Backend, kernels.Float32, n)
+		b, err = kernels.AllocUninit(ps.m.Backend, dt, n)
 	}
 	if err != nil {
 		e.do(fmt.Errorf("t5: %w", err))
 		return nil
 	}
-	ps.bufs = append(ps.bufs, b)
+	*list = append(*list, b)
 	return b
+}
+
+// scratchOf returns n elements of the shared scratch *buf, replacing it
+// with a larger uninitialised one when it is too small.
+func (ps *Pass) scratchOf(e *errs, buf *kernels.Buffer, n int) kernels.Buffer {
+	if *buf == nil || (*buf).Len() < n {
+		if *buf = ps.out(e, n); *buf == nil {
+			return nil
+		}
+	}
+	return (*buf).Slice(0, n)
 }
 
 // temp returns n elements of scratch that the forward shares between
 // layers (it holds nothing the backward reads).
-func (ps *Pass) temp(e *errs, n int) kernels.Buffer {
-	if ps.tmp == nil || ps.tmp.Len() < n {
-		ps.tmp = ps.alloc(e, n)
-		if ps.tmp == nil {
-			return nil
-		}
-	}
-	return ps.tmp.Slice(0, n)
-}
+func (ps *Pass) temp(e *errs, n int) kernels.Buffer { return ps.scratchOf(e, &ps.tmp, n) }
 
 // keepOrTemp returns n elements for the input of linear layers: an
 // activation the backward keeps when one of ws is trainable (its weight
@@ -296,52 +301,40 @@ func (ps *Pass) temp(e *errs, n int) kernels.Buffer {
 // with respect to the input of a frozen product needs only its weight. Such
 // an input is not kept: nil is returned as the activation to record.
 func (ps *Pass) keepOrTemp(e *errs, n int, ws ...*Param) (buf, kept kernels.Buffer) {
+	if ps.infer || trainable(ws...) {
+		b := ps.actOut(e, n)
+		return b, b
+	}
+	return ps.scratchOf(e, &ps.tmp2, n), nil
+}
+
+// trainable reports whether one of ws has a gradient.
+func trainable(ws ...*Param) bool {
 	for _, w := range ws {
-		if w != nil && w.G != nil || ps.infer {
-			b := ps.actOut(e, n)
-			return b, b
+		if w != nil && w.G != nil {
+			return true
 		}
 	}
-	if ps.tmp2 == nil || ps.tmp2.Len() < n {
-		ps.tmp2 = ps.out(e, n)
-		if ps.tmp2 == nil {
-			return nil, nil
-		}
-	}
-	return ps.tmp2.Slice(0, n), nil
+	return false
 }
 
 // allocAct allocates an activation of a sub-layer: kept for the backward,
 // or, in inference, freed by endLayer once the sub-layer is done.
 func (ps *Pass) allocAct(e *errs, n int) kernels.Buffer {
-	return ps.allocActMem(e, n, true)
+	return ps.newBuf(e, kernels.Float32, n, true, ps.actList())
 }
 
 // actOut is allocAct for an activation the next op writes whole (see out).
 func (ps *Pass) actOut(e *errs, n int) kernels.Buffer {
-	return ps.allocActMem(e, n, false)
+	return ps.newBuf(e, kernels.Float32, n, false, ps.actList())
 }
 
-func (ps *Pass) allocActMem(e *errs, n int, zero bool) kernels.Buffer {
-	if !ps.infer {
-		return ps.allocMem(e, n, zero)
+// actList is where a sub-layer's activations are recorded.
+func (ps *Pass) actList() *[]kernels.Buffer {
+	if ps.infer {
+		return &ps.act
 	}
-	if e.err != nil {
-		return nil
-	}
-	var b kernels.Buffer
-	var err error
-	if zero {
-		b, err = ps.m.Backend.Alloc(kernels.Float32, n)
-	} else {
-		b, err = kernels.AllocUninit(ps.m.Backend, kernels.Float32, n)
-	}
-	if err != nil {
-		e.do(fmt.Errorf("t5: %w", err))
-		return nil
-	}
-	ps.act = append(ps.act, b)
-	return b
+	return &ps.bufs
 }
 
 // endLayer frees the activations of an inference sub-layer.
@@ -370,21 +363,6 @@ func (ps *Pass) residual(e *errs, rows int) kernels.Buffer {
 	b := ps.rs[ps.rsNext]
 	ps.rsNext ^= 1
 	return b.Slice(0, rows*D)
-}
-
-// allocMaskOut allocates an Int32 buffer of n words that the next op
-// writes whole.
-func (ps *Pass) allocMaskOut(e *errs, n int) kernels.Buffer {
-	if e.err != nil {
-		return nil
-	}
-	b, err := kernels.AllocUninit(ps.m.Backend, kernels.Int32, n)
-	if err != nil {
-		e.do(fmt.Errorf("t5: %w", err))
-		return nil
-	}
-	ps.bufs = append(ps.bufs, b)
-	return b
 }
 
 func (ps *Pass) allocInt(e *errs, v []int32) kernels.Buffer {
@@ -704,7 +682,7 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	bits = bits && !ps.infer && !ps.m.gated && ps.m.act == kernels.ReLU && w.wo.G == nil
 	if bits {
 		f.a = ps.temp(e, rows*F)
-		f.mask = ps.allocMaskOut(e, kernels.MaskWords(rows*F))
+		f.mask = ps.newBuf(e, kernels.Int32, kernels.MaskWords(rows*F), false, &ps.bufs)
 	} else {
 		f.a = ps.actOut(e, rows*F)
 	}
