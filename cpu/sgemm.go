@@ -113,7 +113,8 @@ type sgemmArgs struct {
 	// inPlaceB reads full NR panels of B from b instead of packing them.
 	inPlaceB bool
 	// wide runs full 12×32 tiles of packed blocks (two A panels by two B
-	// panels) through the AVX-512 micro-kernel.
+	// panels) through the AVX-512 micro-kernel, and a block's odd or
+	// partial A panel against two B panels through the 6×32 one.
 	wide bool
 }
 
@@ -123,10 +124,10 @@ type sgemmArgs struct {
 var sgemmWide = hasAVX512 && os.Getenv("COMPACTER_CPU_AVX512") != "0"
 
 // sgemmScratch is one thread's working memory: its packed A block and the
-// temporary tile of the edge path.
+// temporary tile of the edge paths (MR×NR, or MR×2NR for the 6×32 kernel).
 type sgemmScratch struct {
 	a    []float32
-	tile [sgemmMR * sgemmNR]float32
+	tile [sgemmMR * 2 * sgemmNR]float32
 }
 
 var (
@@ -245,8 +246,8 @@ func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, 
 			p := ib
 			if d.wide && !d.inPlaceB && q+1 < q1 && j+2*sgemmNR <= jc+ncur {
 				// Two full B panels: 12×32 tiles over pairs of full A
-				// panels, the odd or partial A panel left to the 6×16 loop
-				// below for both B panels.
+				// panels, the odd or partial A panel left to the 6×32
+				// kernel.
 				bq := bp[q*kc*sgemmNR : (q+2)*kc*sgemmNR]
 				for ; p+1 < ie && (p+2)*sgemmMR <= d.m; p += 2 {
 					i := p * sgemmMR
@@ -255,9 +256,7 @@ func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, 
 				}
 				for r := p; r < ie; r++ {
 					i := r * sgemmMR
-					ap := s.a[(r-ib)*kc*sgemmMR:]
-					d.tile(s, kc, ap, 1, sgemmMR, bq, sgemmNR, i, j, min(sgemmMR, d.m-i), sgemmNR, beta)
-					d.tile(s, kc, ap, 1, sgemmMR, bq[kc*sgemmNR:], sgemmNR, i, j+sgemmNR, min(sgemmMR, d.m-i), sgemmNR, beta)
+					d.tile6x32(s, kc, s.a[(r-ib)*kc*sgemmMR:], bq, i, j, min(sgemmMR, d.m-i), beta)
 				}
 				q++
 				continue
@@ -319,6 +318,29 @@ func (d *sgemmArgs) tile(s *sgemmScratch, kc int, ap []float32, rsa, csa int, bq
 	for r := 0; r < mr; r++ {
 		cr := d.c[(i+r)*d.ldc+j : (i+r)*d.ldc+j+nr]
 		tr := s.tile[r*sgemmNR : r*sgemmNR+nr]
+		if beta == 0 {
+			copy(cr, tr)
+			continue
+		}
+		for x, v := range tr {
+			cr[x] = v + beta*cr[x]
+		}
+	}
+}
+
+// tile6x32 runs the 6×32 kernel on the C tile at (i, j) of mr rows (from
+// one packed A panel and two full B panels), through the temporary tile
+// when mr < MR.
+func (d *sgemmArgs) tile6x32(s *sgemmScratch, kc int, ap, bq []float32, i, j, mr int, beta float32) {
+	if mr == sgemmMR {
+		sgemmKernel6x32AVX512(kc, ap, bq, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
+		return
+	}
+	const w = 2 * sgemmNR
+	sgemmKernel6x32AVX512(kc, ap, bq, s.tile[:], w, d.alpha, 0)
+	for r := 0; r < mr; r++ {
+		cr := d.c[(i+r)*d.ldc+j : (i+r)*d.ldc+j+w]
+		tr := s.tile[r*w : (r+1)*w]
 		if beta == 0 {
 			copy(cr, tr)
 			continue

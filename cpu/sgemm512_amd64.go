@@ -7,3 +7,9 @@ package cpu
 //
 //go:noescape
 func sgemmKernel12x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
+
+// sgemmKernel6x32AVX512 is the 6×32 AVX-512 micro-kernel for the odd A
+// panel of a block; see sgemmKernel6x32Generic for the contract.
+//
+//go:noescape
+func sgemmKernel6x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)

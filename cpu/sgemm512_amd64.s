@@ -211,3 +211,124 @@ store:
 	ROWSTORE(Z22, Z23)
 	VZEROUPPER
 	RET
+
+// One k step of the 6×32 tile: two B loads, six A broadcasts from the one
+// packed A panel at AX, twelve FMAs into Z0–Z11 (row r in Z(2r), Z(2r+1)).
+#define KSTEP6 \
+	VMOVUPS      (BX), Z24;       \
+	VMOVUPS      (DX), Z25;       \
+	VBROADCASTSS (AX), Z26;       \
+	VFMADD231PS  Z24, Z26, Z0;    \
+	VFMADD231PS  Z25, Z26, Z1;    \
+	VBROADCASTSS 4(AX), Z27;      \
+	VFMADD231PS  Z24, Z27, Z2;    \
+	VFMADD231PS  Z25, Z27, Z3;    \
+	VBROADCASTSS 8(AX), Z28;      \
+	VFMADD231PS  Z24, Z28, Z4;    \
+	VFMADD231PS  Z25, Z28, Z5;    \
+	VBROADCASTSS 12(AX), Z29;     \
+	VFMADD231PS  Z24, Z29, Z6;    \
+	VFMADD231PS  Z25, Z29, Z7;    \
+	VBROADCASTSS 16(AX), Z26;     \
+	VFMADD231PS  Z24, Z26, Z8;    \
+	VFMADD231PS  Z25, Z26, Z9;    \
+	VBROADCASTSS 20(AX), Z27;     \
+	VFMADD231PS  Z24, Z27, Z10;   \
+	VFMADD231PS  Z25, Z27, Z11;   \
+	ADDQ         $24, AX;         \
+	ADDQ         $64, BX;         \
+	ADDQ         $64, DX
+
+// func sgemmKernel6x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
+TEXT ·sgemmKernel6x32AVX512(SB), NOSPLIT, $0-96
+	MOVQ k+0(FP), SI
+	MOVQ a_base+8(FP), AX
+	MOVQ b_base+32(FP), BX
+	MOVQ SI, DX
+	SHLQ $6, DX              // 64·k bytes: one packed B panel
+	ADDQ BX, DX
+	MOVQ c_base+56(FP), R8
+	MOVQ ldc+80(FP), R9
+	SHLQ $2, R9
+
+	MOVQ R8, R10
+	PF2
+	PF2
+	PF2
+	PF2
+	PF2
+	PF2
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+	MOVQ SI, DI
+	SHRQ $2, DI
+	JZ   tail6
+
+	PCALIGN $32
+loop6x4:
+	KSTEP6
+	KSTEP6
+	KSTEP6
+	KSTEP6
+	DECQ DI
+	JNZ  loop6x4
+
+tail6:
+	ANDQ $3, SI
+	JZ   done6
+
+loop6x1:
+	KSTEP6
+	DECQ SI
+	JNZ  loop6x1
+
+done6:
+	VBROADCASTSS alpha+88(FP), Z24
+	VMULPS       Z24, Z0, Z0
+	VMULPS       Z24, Z1, Z1
+	VMULPS       Z24, Z2, Z2
+	VMULPS       Z24, Z3, Z3
+	VMULPS       Z24, Z4, Z4
+	VMULPS       Z24, Z5, Z5
+	VMULPS       Z24, Z6, Z6
+	VMULPS       Z24, Z7, Z7
+	VMULPS       Z24, Z8, Z8
+	VMULPS       Z24, Z9, Z9
+	VMULPS       Z24, Z10, Z10
+	VMULPS       Z24, Z11, Z11
+
+	MOVL beta+92(FP), R11
+	SHLL $1, R11
+	JZ   store6
+
+	VBROADCASTSS beta+92(FP), Z25
+	ROWBETA(Z0, Z1)
+	ROWBETA(Z2, Z3)
+	ROWBETA(Z4, Z5)
+	ROWBETA(Z6, Z7)
+	ROWBETA(Z8, Z9)
+	ROWBETA(Z10, Z11)
+	VZEROUPPER
+	RET
+
+store6:
+	ROWSTORE(Z0, Z1)
+	ROWSTORE(Z2, Z3)
+	ROWSTORE(Z4, Z5)
+	ROWSTORE(Z6, Z7)
+	ROWSTORE(Z8, Z9)
+	ROWSTORE(Z10, Z11)
+	VZEROUPPER
+	RET

@@ -19,3 +19,18 @@ func sgemmKernel12x32Generic(k int, a []float32, b []float32, c []float32, ldc i
 		}
 	}
 }
+
+// sgemmKernel6x32Generic is the pure-Go twin of sgemmKernel6x32AVX512, the
+// wide kernel's partner for a block's odd A panel: one 6×32 tile of C from
+// one packed A panel and two consecutive packed B panels,
+//
+//	C[r, j] = alpha·Σ_l A[r, l]·B[l, j] + beta·C[r, j]   (r < 6, j < 32, l < k)
+//
+// with A[r, l] = a[l·6 + r] and B, C as in sgemmKernel12x32Generic: the two
+// 6×16 halves of sgemmKernelGeneric, the same FMAs in the same order per
+// element as sgemmKernelAVX2. With beta = ±0, C is not read. k ≥ 1.
+func sgemmKernel6x32Generic(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32) {
+	for q := range 2 {
+		sgemmKernelGeneric(k, a, 1, sgemmMR, b[q*k*sgemmNR:], sgemmNR, c[q*sgemmNR:], ldc, alpha, beta)
+	}
+}

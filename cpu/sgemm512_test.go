@@ -67,6 +67,62 @@ func TestSgemmKernel12x32(t *testing.T) {
 	}
 }
 
+// TestSgemmKernel6x32 holds the 6×32 kernel (a block's odd A panel) to the
+// AVX2 kernel on each 6×16 half (the same bits) and to its pure-Go twin
+// within FMA rounding, over k, padding of ldc and beta.
+func TestSgemmKernel6x32(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU or in this build: the 6×32 kernel is the pure-Go twin here")
+	}
+	rng := rand.New(rand.NewPCG(6, 32))
+	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 63, 256} {
+		for _, pad := range []int{0, 5} {
+			for _, beta := range []float32{0, 1, -0.5} {
+				ldc := 32 + pad
+				a := make([]float32, 6*k)
+				b := make([]float32, 32*k)
+				c := make([]float32, 6*ldc)
+				for i := range a {
+					a[i] = rng.Float32()*2 - 1
+				}
+				for i := range b {
+					b[i] = rng.Float32()*2 - 1
+				}
+				for i := range c {
+					c[i] = rng.Float32()*2 - 1
+					if beta == 0 {
+						c[i] = float32(math.NaN()) // not read
+					}
+				}
+				wide, halves, generic := slices.Clone(c), slices.Clone(c), slices.Clone(c)
+				const alpha = 0.75
+				sgemmKernel6x32AVX512(k, a, b, wide, ldc, alpha, beta)
+				for q := range 2 {
+					sgemmKernelAVX2(k, a, 1, 6, b[q*16*k:], 16, halves[q*16:], ldc, alpha, beta)
+				}
+				sgemmKernel6x32Generic(k, a, b, generic, ldc, alpha, beta)
+				for r := range 6 {
+					for j := range ldc {
+						i := r*ldc + j
+						if j >= 32 {
+							if !same(wide[i], c[i]) {
+								t.Fatalf("k=%d: wrote C[%d, %d] outside the tile", k, r, j)
+							}
+							continue
+						}
+						if !same(wide[i], halves[i]) {
+							t.Fatalf("k=%d pad=%d beta=%g: C[%d, %d] 6×32 %g, AVX2 %g", k, pad, beta, r, j, wide[i], halves[i])
+						}
+						if d := math.Abs(float64(wide[i] - generic[i])); !(d <= 1e-6*float64(k+2)) {
+							t.Fatalf("k=%d: C[%d, %d] 6×32 %g, pure Go %g", k, r, j, wide[i], generic[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func same(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }
 
 // TestSgemmWideMatchesNarrow: the whole product with the 12×32 kernel gives
