@@ -5,7 +5,7 @@ COUNT    ?= 5
 BENCH    ?= .
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-purego test-arm64 race lint bench bench-openblas fuzz ci nvcc-install mpi-install mpi-bench ptx ptx-check docker-cuda clean
+.PHONY: all build test test-purego test-arm64 race lint bench bench-openblas bench-openblas-step fuzz ci nvcc-install mpi-install mpi-bench ptx ptx-check docker-cuda clean
 
 all: build test
 
@@ -52,6 +52,20 @@ bench-openblas:
 	  bench/out/blas.test -test.run '^$$' -test.bench "Sgemm/.*/.*/$$impl\$$" -test.benchtime 10x | tee -a bench/out/blas.txt; \
 	done; done
 	$(GO) run golang.org/x/perf/cmd/benchstat@latest -col /impl bench/out/blas.txt
+
+## bench-openblas-step: the training step's products (BenchmarkSgemmStep) on
+## both threads, ours against OpenBLAS, alternating processes COUNT times. Set
+## OPENBLAS_CORETYPE (e.g. SKYLAKEX) where OpenBLAS misdetects the CPU. OpenBLAS
+## is the OpenMP build, the one the PyTorch comparisons use.
+bench-openblas-step:
+	dpkg -s libopenblas-openmp-dev >/dev/null 2>&1 || { apt-get update && apt-get install -y libopenblas-openmp-dev; }
+	mkdir -p bench/out
+	$(GO) test -c -tags openblas -o bench/out/blas.test ./bench/blas/
+	rm -f bench/out/blas-step.txt
+	for i in $$(seq $(COUNT)); do for impl in simd openblas; do \
+	  bench/out/blas.test -test.run '^$$' -test.bench "SgemmStep/.*/.*/.*/$$impl\$$" -test.benchtime 5x | tee -a bench/out/blas-step.txt; \
+	done; done
+	$(GO) run golang.org/x/perf/cmd/benchstat@latest -col /impl bench/out/blas-step.txt
 
 ## fuzz: run every Fuzz target for FUZZTIME each.
 fuzz:

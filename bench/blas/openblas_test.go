@@ -122,3 +122,75 @@ func backendGemm(b *testing.B, pureGo bool, threads, m, n, k int, a, bm []float3
 		}
 	}
 }
+
+// stepShapes are the products of a T5 training step M×K×N as the step
+// calls them, with whether B is transposed: the linear layers of t5-small
+// and t5-base at 1,024 rows (batch 8 × 128 tokens; forward x·Wᵀ, backward
+// dy·W), the LM head both ways, and 128-row products (the 16-token decoder
+// of batch 8). They are bench/pytorch/sgemm_rate.py's shapes, so the two
+// give the FLOP limit of RESULTS.md from the same products.
+var stepShapes = []struct {
+	m, k, n int
+	transB  bool
+}{
+	{1024, 512, 512, true}, {1024, 512, 2048, true}, {1024, 2048, 512, true}, {1024, 512, 512, false},
+	{1024, 512, 32128, true}, {1024, 32128, 512, false},
+	{1024, 768, 768, true}, {1024, 768, 3072, true}, {1024, 3072, 768, true}, {1024, 768, 768, false},
+	{128, 512, 512, true}, {128, 768, 3072, true},
+}
+
+// BenchmarkSgemmStep times the training step's products (stepShapes) at
+// GOMAXPROCS threads on the assembly CPU backend ("simd", through
+// Backend.Gemm) and OpenBLAS ("openblas"), reporting GFLOP/s. Run each
+// implementation in its own process, alternating (make bench-openblas-step):
+// OpenBLAS's threads spin after a call and slow whatever runs next.
+func BenchmarkSgemmStep(b *testing.B) {
+	threads := runtime.GOMAXPROCS(0)
+	defer SetThreads(threads)
+	for _, s := range stepShapes {
+		m, k, n := s.m, s.k, s.n
+		rng := rand.New(rand.NewPCG(1, 1))
+		a, bm, c := randSlice(rng, m*k), randSlice(rng, k*n), make([]float32, m*n)
+		ldb, tr := n, "NN"
+		if s.transB {
+			ldb, tr = k, "NT"
+		}
+		flops := 2 * float64(m) * float64(n) * float64(k)
+		for _, variant := range []string{"simd", "openblas"} {
+			if variant == "simd" && !cpu.SIMD() {
+				continue
+			}
+			b.Run(fmt.Sprintf("%dx%dx%d/%s/t%d/%s", m, k, n, tr, threads, variant), func(b *testing.B) {
+				var run func()
+				if variant == "openblas" {
+					SetThreads(threads)
+					run = func() { Sgemm(false, s.transB, m, n, k, 1, a, k, bm, ldb, 0, c, n) }
+				} else {
+					be := cpu.New(cpu.Options{Threads: threads})
+					buf := func(src []float32, n int) kernels.Buffer {
+						x, err := be.Alloc(kernels.Float32, n)
+						if err == nil && src != nil {
+							err = be.Upload(x, src)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						return x
+					}
+					p := kernels.GemmParams{M: m, N: n, K: k, Alpha: 1, TransB: s.transB,
+						A: buf(a, m*k), B: buf(bm, k*n), C: buf(nil, m*n)}
+					run = func() {
+						if err := be.Gemm(p); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				run() // warm-up: pools, OpenBLAS's threads
+				for b.Loop() {
+					run()
+				}
+				b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+			})
+		}
+	}
+}

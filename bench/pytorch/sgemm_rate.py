@@ -3,13 +3,17 @@
 The FLOP limit of a training step is its GEMM FLOP count over the best
 rate the machine's tuned BLAS reaches at those shapes; this measures that
 rate the way the official code's step calls it (torch.matmul on float32,
-torch.set_num_threads), alternating shapes, best of --rounds.
+torch.bmm for attention's per-head products, torch.set_num_threads),
+alternating shapes, --rounds rounds of --reps calls; it prints the median
+and the best round (on a shared machine the median is the one to compare
+with other medians).
 
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SKYLAKEX \
         /usr/bin/python3 bench/pytorch/sgemm_rate.py --threads 2
 """
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -22,6 +26,11 @@ SHAPES = [
     (1024, 768, 768, True), (1024, 768, 3072, True), (1024, 3072, 768, True), (1024, 768, 768, False),
     (128, 512, 512, True), (128, 768, 3072, True),
 ]
+
+# (batch, M, K, N, transposed B): attention's per-head products of t5-small
+# at batch 8 × 8 heads, 128 tokens: scores q·kᵀ, context p·v, and the
+# backward's d(scores)·k and d(context)·vᵀ.
+BMM_SHAPES = [(64, 128, 64, 128, True), (64, 128, 128, 64, False)]
 
 
 def main():
@@ -38,22 +47,30 @@ def main():
         x = torch.randn(m, k)
         w = torch.randn(n, k) if tb else torch.randn(k, n)
         ops.append(((m, k, n, tb), x, w))
-    best = {}
+    for bt, m, k, n, tb in BMM_SHAPES:
+        x = torch.randn(bt, m, k)
+        w = torch.randn(bt, n, k) if tb else torch.randn(bt, k, n)
+        ops.append(((m, k, n, tb, bt), x, w))
+    rates = {}
     for _ in range(a.rounds):
         for key, x, w in ops:
-            f = (lambda: x @ w.t()) if key[3] else (lambda: x @ w)
+            f = (lambda: x @ w.transpose(-1, -2)) if key[3] else (lambda: x @ w)
             f()
             t0 = time.perf_counter()
             for _ in range(a.reps):
                 f()
             dt = (time.perf_counter() - t0) / a.reps
-            g = 2 * key[0] * key[1] * key[2] / dt / 1e9
-            best[key] = max(best.get(key, 0), g)
+            batch = key[4] if len(key) > 4 else 1
+            rates.setdefault(key, []).append(2 * batch * key[0] * key[1] * key[2] / dt / 1e9)
     rows = []
-    for (m, k, n, tb), g in best.items():
-        rows.append({"m": m, "k": k, "n": n, "transB": tb, "gflops": g})
-        print(f"{m}x{k}x{n} {'NT' if tb else 'NN'}: {g:.1f} GFLOP/s")
-    print(f"torch {torch.__version__}, {a.threads} threads, best of {a.rounds} rounds × {a.reps}")
+    for key, g in rates.items():
+        m, k, n, tb = key[:4]
+        batch = key[4] if len(key) > 4 else 1
+        med, best = statistics.median(g), max(g)
+        rows.append({"m": m, "k": k, "n": n, "transB": tb, "batch": batch, "gflops": best, "median_gflops": med})
+        name = f"{batch}×" if batch > 1 else ""
+        print(f"{name}{m}x{k}x{n} {'NT' if tb else 'NN'}: median {med:.1f}, best {best:.1f} GFLOP/s")
+    print(f"torch {torch.__version__}, {a.threads} threads, {a.rounds} rounds × {a.reps}")
     if a.out:
         with open(a.out, "w") as f:
             json.dump({"torch": torch.__version__, "threads": a.threads, "rows": rows}, f, indent=1)
