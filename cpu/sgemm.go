@@ -315,9 +315,15 @@ func (d *sgemmArgs) tile(s *sgemmScratch, kc int, ap []float32, rsa, csa int, bq
 		return
 	}
 	sgemmKernel(d.simd, kc, ap, rsa, csa, bq, csb, s.tile[:], sgemmNR, d.alpha, 0)
+	d.mergeTile(s.tile[:], sgemmNR, i, j, mr, nr, beta)
+}
+
+// mergeTile merges the first mr×nr elements of a temporary tile of row
+// stride w into C at (i, j): C = tile + beta·C, C not read when beta = 0.
+func (d *sgemmArgs) mergeTile(tile []float32, w, i, j, mr, nr int, beta float32) {
 	for r := 0; r < mr; r++ {
 		cr := d.c[(i+r)*d.ldc+j : (i+r)*d.ldc+j+nr]
-		tr := s.tile[r*sgemmNR : r*sgemmNR+nr]
+		tr := tile[r*w : r*w+nr]
 		if beta == 0 {
 			copy(cr, tr)
 			continue
@@ -338,17 +344,7 @@ func (d *sgemmArgs) tile6x32(s *sgemmScratch, kc int, ap, bq []float32, i, j, mr
 	}
 	const w = 2 * sgemmNR
 	sgemmKernel6x32AVX512(kc, ap, bq, s.tile[:], w, d.alpha, 0)
-	for r := 0; r < mr; r++ {
-		cr := d.c[(i+r)*d.ldc+j : (i+r)*d.ldc+j+w]
-		tr := s.tile[r*w : (r+1)*w]
-		if beta == 0 {
-			copy(cr, tr)
-			continue
-		}
-		for x, v := range tr {
-			cr[x] = v + beta*cr[x]
-		}
-	}
+	d.mergeTile(s.tile[:], w, i, j, mr, w, beta)
 }
 
 // sgemmKernel dispatches to the assembly or the pure-Go micro-kernel.

@@ -8,49 +8,31 @@
 // B loads, twelve A broadcasts, 24 FMAs — the same FMAs, in the same k
 // order, per element, as sgemmKernelAVX2 on each 6×16 quarter, so the two
 // kernels give the same bits.
+// One A broadcast into bz and its two FMAs against the B row in Z24, Z25.
+#define FMA2(off, A, bz, lo, hi) \
+	VBROADCASTSS off(A), bz;  \
+	VFMADD231PS  Z24, bz, lo; \
+	VFMADD231PS  Z25, bz, hi
+
 #define KSTEP \
-	VMOVUPS      (BX), Z24;           \
-	VMOVUPS      (DX), Z25;           \
-	VBROADCASTSS (AX), Z26;      \
-	VFMADD231PS  Z24, Z26, Z0;      \
-	VFMADD231PS  Z25, Z26, Z1;      \
-	VBROADCASTSS 4(AX), Z27;     \
-	VFMADD231PS  Z24, Z27, Z2;      \
-	VFMADD231PS  Z25, Z27, Z3;      \
-	VBROADCASTSS 8(AX), Z28;     \
-	VFMADD231PS  Z24, Z28, Z4;      \
-	VFMADD231PS  Z25, Z28, Z5;      \
-	VBROADCASTSS 12(AX), Z29;     \
-	VFMADD231PS  Z24, Z29, Z6;      \
-	VFMADD231PS  Z25, Z29, Z7;      \
-	VBROADCASTSS 16(AX), Z26;     \
-	VFMADD231PS  Z24, Z26, Z8;      \
-	VFMADD231PS  Z25, Z26, Z9;      \
-	VBROADCASTSS 20(AX), Z27;     \
-	VFMADD231PS  Z24, Z27, Z10;      \
-	VFMADD231PS  Z25, Z27, Z11;      \
-	VBROADCASTSS (CX), Z28;      \
-	VFMADD231PS  Z24, Z28, Z12;      \
-	VFMADD231PS  Z25, Z28, Z13;      \
-	VBROADCASTSS 4(CX), Z29;     \
-	VFMADD231PS  Z24, Z29, Z14;      \
-	VFMADD231PS  Z25, Z29, Z15;      \
-	VBROADCASTSS 8(CX), Z26;     \
-	VFMADD231PS  Z24, Z26, Z16;      \
-	VFMADD231PS  Z25, Z26, Z17;      \
-	VBROADCASTSS 12(CX), Z27;     \
-	VFMADD231PS  Z24, Z27, Z18;      \
-	VFMADD231PS  Z25, Z27, Z19;      \
-	VBROADCASTSS 16(CX), Z28;     \
-	VFMADD231PS  Z24, Z28, Z20;      \
-	VFMADD231PS  Z25, Z28, Z21;      \
-	VBROADCASTSS 20(CX), Z29;     \
-	VFMADD231PS  Z24, Z29, Z22;      \
-	VFMADD231PS  Z25, Z29, Z23;      \
-	ADDQ         $24, AX;             \
-	ADDQ         $24, CX;             \
-	ADDQ         $64, BX;             \
-	ADDQ         $64, DX
+	VMOVUPS (BX), Z24;              \
+	VMOVUPS (DX), Z25;              \
+	FMA2(0, AX, Z26, Z0, Z1);       \
+	FMA2(4, AX, Z27, Z2, Z3);       \
+	FMA2(8, AX, Z28, Z4, Z5);       \
+	FMA2(12, AX, Z29, Z6, Z7);      \
+	FMA2(16, AX, Z26, Z8, Z9);      \
+	FMA2(20, AX, Z27, Z10, Z11);    \
+	FMA2(0, CX, Z28, Z12, Z13);     \
+	FMA2(4, CX, Z29, Z14, Z15);     \
+	FMA2(8, CX, Z26, Z16, Z17);     \
+	FMA2(12, CX, Z27, Z18, Z19);    \
+	FMA2(16, CX, Z28, Z20, Z21);    \
+	FMA2(20, CX, Z29, Z22, Z23);    \
+	ADDQ    $24, AX;                \
+	ADDQ    $24, CX;                \
+	ADDQ    $64, BX;                \
+	ADDQ    $64, DX
 
 // Row update with beta ≠ 0: C = acc + beta·C (acc already scaled by alpha).
 #define ROWBETA(lo, hi) \
@@ -215,29 +197,17 @@ store:
 // One k step of the 6×32 tile: two B loads, six A broadcasts from the one
 // packed A panel at AX, twelve FMAs into Z0–Z11 (row r in Z(2r), Z(2r+1)).
 #define KSTEP6 \
-	VMOVUPS      (BX), Z24;       \
-	VMOVUPS      (DX), Z25;       \
-	VBROADCASTSS (AX), Z26;       \
-	VFMADD231PS  Z24, Z26, Z0;    \
-	VFMADD231PS  Z25, Z26, Z1;    \
-	VBROADCASTSS 4(AX), Z27;      \
-	VFMADD231PS  Z24, Z27, Z2;    \
-	VFMADD231PS  Z25, Z27, Z3;    \
-	VBROADCASTSS 8(AX), Z28;      \
-	VFMADD231PS  Z24, Z28, Z4;    \
-	VFMADD231PS  Z25, Z28, Z5;    \
-	VBROADCASTSS 12(AX), Z29;     \
-	VFMADD231PS  Z24, Z29, Z6;    \
-	VFMADD231PS  Z25, Z29, Z7;    \
-	VBROADCASTSS 16(AX), Z26;     \
-	VFMADD231PS  Z24, Z26, Z8;    \
-	VFMADD231PS  Z25, Z26, Z9;    \
-	VBROADCASTSS 20(AX), Z27;     \
-	VFMADD231PS  Z24, Z27, Z10;   \
-	VFMADD231PS  Z25, Z27, Z11;   \
-	ADDQ         $24, AX;         \
-	ADDQ         $64, BX;         \
-	ADDQ         $64, DX
+	VMOVUPS (BX), Z24;              \
+	VMOVUPS (DX), Z25;              \
+	FMA2(0, AX, Z26, Z0, Z1);       \
+	FMA2(4, AX, Z27, Z2, Z3);       \
+	FMA2(8, AX, Z28, Z4, Z5);       \
+	FMA2(12, AX, Z29, Z6, Z7);      \
+	FMA2(16, AX, Z26, Z8, Z9);      \
+	FMA2(20, AX, Z27, Z10, Z11);    \
+	ADDQ    $24, AX;                \
+	ADDQ    $64, BX;                \
+	ADDQ    $64, DX
 
 // func sgemmKernel6x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
 TEXT ·sgemmKernel6x32AVX512(SB), NOSPLIT, $0-96

@@ -7,81 +7,27 @@ import (
 	"testing"
 )
 
-// TestSgemmKernel12x32 holds the AVX-512 micro-kernel to the AVX2 one on
-// each 6×16 quarter (the same FMAs in the same order: the same bits) and to
-// the pure-Go twin within FMA rounding, over k, padding of ldc and beta.
-func TestSgemmKernel12x32(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("no AVX-512 on this CPU or in this build: the wide kernel is the pure-Go twin here")
-	}
-	rng := rand.New(rand.NewPCG(12, 32))
-	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 63, 256} {
-		for _, pad := range []int{0, 5} {
-			for _, beta := range []float32{0, 1, -0.5} {
-				ldc := 32 + pad
-				a := make([]float32, 12*k)
-				b := make([]float32, 32*k)
-				c := make([]float32, 12*ldc)
-				for i := range a {
-					a[i] = rng.Float32()*2 - 1
-				}
-				for i := range b {
-					b[i] = rng.Float32()*2 - 1
-				}
-				for i := range c {
-					c[i] = rng.Float32()*2 - 1
-				}
-				if beta == 0 {
-					for i := range c {
-						c[i] = float32(math.NaN()) // not read
-					}
-				}
-				wide, quarters, generic := slices.Clone(c), slices.Clone(c), slices.Clone(c)
-				const alpha = 0.75
-				sgemmKernel12x32AVX512(k, a, b, wide, ldc, alpha, beta)
-				for p := range 2 {
-					for q := range 2 {
-						sgemmKernelAVX2(k, a[p*6*k:], 1, 6, b[q*16*k:], 16, quarters[p*6*ldc+q*16:], ldc, alpha, beta)
-					}
-				}
-				sgemmKernel12x32Generic(k, a, b, generic, ldc, alpha, beta)
-				for r := range 12 {
-					for j := range ldc {
-						i := r*ldc + j
-						if j >= 32 {
-							if !same(wide[i], c[i]) {
-								t.Fatalf("k=%d: wrote C[%d, %d] outside the tile", k, r, j)
-							}
-							continue
-						}
-						if math.Float32bits(wide[i]) != math.Float32bits(quarters[i]) {
-							t.Fatalf("k=%d pad=%d beta=%g: C[%d, %d] wide %g, AVX2 %g", k, pad, beta, r, j, wide[i], quarters[i])
-						}
-						if d := math.Abs(float64(wide[i] - generic[i])); !(d <= 1e-6*float64(k+2)) {
-							t.Fatalf("k=%d: C[%d, %d] wide %g, pure Go %g", k, r, j, wide[i], generic[i])
-						}
-					}
-				}
-			}
-		}
-	}
-}
+// wideKernel is an AVX-512 micro-kernel of rows×32 tiles (rows/6 packed A
+// panels against two packed B panels) and its pure-Go twin.
+type wideKernel func(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
 
-// TestSgemmKernel6x32 holds the 6×32 kernel (a block's odd A panel) to the
-// AVX2 kernel on each 6×16 half (the same bits) and to its pure-Go twin
-// within FMA rounding, over k, padding of ldc and beta.
-func TestSgemmKernel6x32(t *testing.T) {
+// checkWideKernel holds a rows×32 AVX-512 kernel to the AVX2 kernel on each
+// 6×16 part of its tile (the same FMAs in the same order: the same bits)
+// and to its pure-Go twin within FMA rounding, over k, padding of ldc and
+// beta, and checks that it writes nothing outside the tile.
+func checkWideKernel(t *testing.T, rows int, asm, generic wideKernel, seed uint64) {
+	t.Helper()
 	if !hasAVX512 {
-		t.Skip("no AVX-512 on this CPU or in this build: the 6×32 kernel is the pure-Go twin here")
+		t.Skip("no AVX-512 on this CPU or in this build: the wide kernels are their pure-Go twins here")
 	}
-	rng := rand.New(rand.NewPCG(6, 32))
+	rng := rand.New(rand.NewPCG(seed, 32))
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 63, 256} {
 		for _, pad := range []int{0, 5} {
 			for _, beta := range []float32{0, 1, -0.5} {
 				ldc := 32 + pad
-				a := make([]float32, 6*k)
+				a := make([]float32, rows*k)
 				b := make([]float32, 32*k)
-				c := make([]float32, 6*ldc)
+				c := make([]float32, rows*ldc)
 				for i := range a {
 					a[i] = rng.Float32()*2 - 1
 				}
@@ -94,14 +40,16 @@ func TestSgemmKernel6x32(t *testing.T) {
 						c[i] = float32(math.NaN()) // not read
 					}
 				}
-				wide, halves, generic := slices.Clone(c), slices.Clone(c), slices.Clone(c)
+				wide, parts, twin := slices.Clone(c), slices.Clone(c), slices.Clone(c)
 				const alpha = 0.75
-				sgemmKernel6x32AVX512(k, a, b, wide, ldc, alpha, beta)
-				for q := range 2 {
-					sgemmKernelAVX2(k, a, 1, 6, b[q*16*k:], 16, halves[q*16:], ldc, alpha, beta)
+				asm(k, a, b, wide, ldc, alpha, beta)
+				for p := range rows / 6 {
+					for q := range 2 {
+						sgemmKernelAVX2(k, a[p*6*k:], 1, 6, b[q*16*k:], 16, parts[p*6*ldc+q*16:], ldc, alpha, beta)
+					}
 				}
-				sgemmKernel6x32Generic(k, a, b, generic, ldc, alpha, beta)
-				for r := range 6 {
+				generic(k, a, b, twin, ldc, alpha, beta)
+				for r := range rows {
 					for j := range ldc {
 						i := r*ldc + j
 						if j >= 32 {
@@ -110,17 +58,29 @@ func TestSgemmKernel6x32(t *testing.T) {
 							}
 							continue
 						}
-						if !same(wide[i], halves[i]) {
-							t.Fatalf("k=%d pad=%d beta=%g: C[%d, %d] 6×32 %g, AVX2 %g", k, pad, beta, r, j, wide[i], halves[i])
+						if !same(wide[i], parts[i]) {
+							t.Fatalf("k=%d pad=%d beta=%g: C[%d, %d] wide %g, AVX2 %g", k, pad, beta, r, j, wide[i], parts[i])
 						}
-						if d := math.Abs(float64(wide[i] - generic[i])); !(d <= 1e-6*float64(k+2)) {
-							t.Fatalf("k=%d: C[%d, %d] 6×32 %g, pure Go %g", k, r, j, wide[i], generic[i])
+						if d := math.Abs(float64(wide[i] - twin[i])); !(d <= 1e-6*float64(k+2)) {
+							t.Fatalf("k=%d: C[%d, %d] wide %g, pure Go %g", k, r, j, wide[i], twin[i])
 						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// TestSgemmKernel12x32: the 12×32 kernel against the AVX2 kernel on each
+// 6×16 quarter and against its pure-Go twin.
+func TestSgemmKernel12x32(t *testing.T) {
+	checkWideKernel(t, 12, sgemmKernel12x32AVX512, sgemmKernel12x32Generic, 12)
+}
+
+// TestSgemmKernel6x32: the 6×32 kernel (a block's odd A panel) against the
+// AVX2 kernel on each 6×16 half and against its pure-Go twin.
+func TestSgemmKernel6x32(t *testing.T) {
+	checkWideKernel(t, 6, sgemmKernel6x32AVX512, sgemmKernel6x32Generic, 6)
 }
 
 func same(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }
