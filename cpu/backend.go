@@ -474,3 +474,8 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 	}
 	return nil
 }
+
+// InPlaceHeads implements kernels.InPlaceHeads: a call costs the CPU no
+// more than its work, so attention reads its heads in place (one batched
+// product per head) instead of permuting them.
+func (b *Backend) InPlaceHeads() bool { return true }

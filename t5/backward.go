@@ -160,7 +160,7 @@ type scratch struct {
 	d1               kernels.Buffer // [rows, max(inner, d_ff)]
 	d2, d3           kernels.Buffer // [rows, inner], or as d1 when the FFN is gated
 	d4               kernels.Buffer // [rows, inner]
-	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]
+	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]; nil when the heads are read in place
 	dp               kernels.Buffer // [B, H, tq, tk]
 }
 
@@ -174,12 +174,15 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 	if ps.m.gated {
 		w2 = w
 	}
-	return &scratch{
+	sc := &scratch{
 		dxn: alloc(rows * cfg.DModel), dx: alloc(rows * cfg.DModel), dout: alloc(rows * cfg.DModel),
 		d1: alloc(rows * w), d2: alloc(rows * w2), d3: alloc(rows * w2), d4: alloc(rows * inner),
-		dq: alloc(rows * inner), dk: alloc(rows * inner), dv: alloc(rows * inner), dctx: alloc(rows * inner),
 		dp: alloc(B * cfg.NumHeads * max(S, T) * max(S, T)),
 	}
+	if !kernels.HeadsInPlace(ps.m.Backend) {
+		sc.dq, sc.dk, sc.dv, sc.dctx = alloc(rows*inner), alloc(rows*inner), alloc(rows*inner), alloc(rows*inner)
+	}
+	return sc
 }
 
 // linearBackward accumulates dW += dyᵀ·x (unless w is frozen) and computes
@@ -274,36 +277,55 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 	dout = ps.hookBackward(e, sc, a.hook, dout, dh, nq)
 	dctxM := sc.d1.Slice(0, nq*inner)
 	linearBackward(e, be, w.o, dout, a.ctx, dctxM, nq, inner, D, 0)
-	dctx := sc.dctx.Slice(0, nq*inner)
-	e.do(be.Permute(dctx, dctxM, [4]int{B, tq, H, dk}, split))
 	dp := sc.dp.Slice(0, B*H*tq*tk)
-	// dP = dctx·vᵀ, dv = Pᵀ·dctx.
-	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: dctx, B: a.v, C: dp,
-		Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
-	dv := sc.dv.Slice(0, nk*inner)
 	probs := a.p
 	if a.pd != nil {
 		probs = a.pd
-		ps.undrop(e, dp, a.offP)
 	}
-	e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: dk, K: tq, Alpha: 1, A: probs, B: dctx, C: dv,
-		Batch: B * H, StrideA: tq * tk, StrideB: tq * dk, StrideC: tk * dk}))
-	e.do(be.SoftmaxBackward(dp, dp, a.p, B*H*tq, tk))
-	if a.relBias && biasG != nil {
-		e.do(be.SumRows(biasG, dp, B, H*tq*tk, 1))
-	}
-	// dq = dS·k, dk = dSᵀ·q.
-	dq := sc.dq.Slice(0, nq*inner)
-	e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: dp, B: a.k, C: dq,
-		Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
-	dkh := sc.dk.Slice(0, nk*inner)
-	e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: dk, K: tq, Alpha: 1, A: dp, B: a.q, C: dkh,
-		Batch: B * H, StrideA: tq * tk, StrideB: tq * dk, StrideC: tk * dk}))
-	// Merge heads back to [rows, inner].
 	dQ, dK, dV := sc.d2.Slice(0, nq*inner), sc.d3.Slice(0, nk*inner), sc.d4.Slice(0, nk*inner)
-	e.do(be.Permute(dQ, dq, [4]int{B, H, tq, dk}, split))
-	e.do(be.Permute(dK, dkh, [4]int{B, H, tk, dk}, split))
-	e.do(be.Permute(dV, dv, [4]int{B, H, tk, dk}, split))
+	if a.inPlace {
+		// The heads in place: dctx, q, k, v, dQ, dK and dV are all
+		// [rows, inner], head h in columns h·d_kv….
+		dctx := ps.rowHeads(dctxM, tq)
+		ps.headGemm(e, false, true, tq, tk, dk, dctx, ps.rowHeads(a.v, tk), ps.headBlocks(dp, tq, tk))
+		if a.pd != nil {
+			ps.undrop(e, dp, a.offP)
+		}
+		ps.headGemm(e, true, false, tk, dk, tq, ps.headBlocks(probs, tq, tk), dctx, ps.rowHeads(dV, tk))
+		e.do(be.SoftmaxBackward(dp, dp, a.p, B*H*tq, tk))
+		if a.relBias && biasG != nil {
+			e.do(be.SumRows(biasG, dp, B, H*tq*tk, 1))
+		}
+		ps.headGemm(e, false, false, tq, dk, tk, ps.headBlocks(dp, tq, tk), ps.rowHeads(a.k, tk), ps.rowHeads(dQ, tq))
+		ps.headGemm(e, true, false, tk, dk, tq, ps.headBlocks(dp, tq, tk), ps.rowHeads(a.q, tq), ps.rowHeads(dK, tk))
+	} else {
+		dctx := sc.dctx.Slice(0, nq*inner)
+		e.do(be.Permute(dctx, dctxM, [4]int{B, tq, H, dk}, split))
+		// dP = dctx·vᵀ, dv = Pᵀ·dctx.
+		e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: dctx, B: a.v, C: dp,
+			Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
+		dv := sc.dv.Slice(0, nk*inner)
+		if a.pd != nil {
+			ps.undrop(e, dp, a.offP)
+		}
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: dk, K: tq, Alpha: 1, A: probs, B: dctx, C: dv,
+			Batch: B * H, StrideA: tq * tk, StrideB: tq * dk, StrideC: tk * dk}))
+		e.do(be.SoftmaxBackward(dp, dp, a.p, B*H*tq, tk))
+		if a.relBias && biasG != nil {
+			e.do(be.SumRows(biasG, dp, B, H*tq*tk, 1))
+		}
+		// dq = dS·k, dk = dSᵀ·q.
+		dq := sc.dq.Slice(0, nq*inner)
+		e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: dp, B: a.k, C: dq,
+			Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
+		dkh := sc.dk.Slice(0, nk*inner)
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: dk, K: tq, Alpha: 1, A: dp, B: a.q, C: dkh,
+			Batch: B * H, StrideA: tq * tk, StrideB: tq * dk, StrideC: tk * dk}))
+		// Merge heads back to [rows, inner].
+		e.do(be.Permute(dQ, dq, [4]int{B, H, tq, dk}, split))
+		e.do(be.Permute(dK, dkh, [4]int{B, H, tk, dk}, split))
+		e.do(be.Permute(dV, dv, [4]int{B, H, tk, dk}, split))
+	}
 	dxn := sc.dxn.Slice(0, nq*D)
 	linearBackward(e, be, w.q, dQ, a.xn, dxn, nq, D, inner, 0)
 	if a.kvIn != nil {

@@ -135,7 +135,8 @@ type attnAct struct {
 	hIn      kernels.Buffer // residual stream entering the sub-layer
 	kvIn     kernels.Buffer // encoder output for cross-attention, nil for self
 	xn, rstd kernels.Buffer
-	q, k, v  kernels.Buffer // heads layout [B, H, len, d_kv]
+	q, k, v  kernels.Buffer // heads layout [B, H, len, d_kv]; [B·len, inner] when inPlace
+	inPlace  bool           // heads read in place (kernels.HeadsInPlace), no permuted copies
 	p        kernels.Buffer // probabilities [B, H, tq, tk]
 	pd       kernels.Buffer // probabilities after dropout (nil without dropout)
 	offP     uint64         // dropout offsets of the probabilities
@@ -600,7 +601,11 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	a.rstd = ps.actOut(e, nq)
 	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
 	a.p = ps.actOut(e, B*H*tq*tk)
-	tmp := ps.temp(e, max(nq, nk)*inner)
+	a.inPlace = kernels.HeadsInPlace(be)
+	var tmp kernels.Buffer
+	if !a.inPlace {
+		tmp = ps.temp(e, max(nq, nk)*inner)
+	}
 	hOut := ps.residual(e, nq)
 	if e.err != nil {
 		return a, nil
@@ -611,23 +616,36 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	if kvIn != nil {
 		src = kvIn
 	}
-	tq4 := [4]int{B, tq, H, dk}
-	tk4 := [4]int{B, tk, H, dk}
-	split := [4]int{0, 2, 1, 3}
-	tq1 := tmp.Slice(0, nq*inner)
-	tk1 := tmp.Slice(0, nk*inner)
-	e.do(linear(be, tq1, xn, w.q.W, nq, D, inner))
-	addBias(e, be, w.q, tq1, nq)
-	e.do(be.Permute(a.q, tq1, tq4, split))
-	e.do(linear(be, tk1, src, w.k.W, nk, D, inner))
-	addBias(e, be, w.k, tk1, nk)
-	e.do(be.Permute(a.k, tk1, tk4, split))
-	e.do(linear(be, tk1, src, w.v.W, nk, D, inner))
-	addBias(e, be, w.v, tk1, nk)
-	e.do(be.Permute(a.v, tk1, tk4, split))
-	// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
-	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: a.q, B: a.k, C: a.p,
-		Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
+	if a.inPlace {
+		// The projections stay in their [rows, inner] layout; the
+		// products read head h as the columns h·d_kv… of each row.
+		e.do(linear(be, a.q, xn, w.q.W, nq, D, inner))
+		addBias(e, be, w.q, a.q, nq)
+		e.do(linear(be, a.k, src, w.k.W, nk, D, inner))
+		addBias(e, be, w.k, a.k, nk)
+		e.do(linear(be, a.v, src, w.v.W, nk, D, inner))
+		addBias(e, be, w.v, a.v, nk)
+		// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
+		ps.headGemm(e, false, true, tq, tk, dk, ps.rowHeads(a.q, tq), ps.rowHeads(a.k, tk), ps.headBlocks(a.p, tq, tk))
+	} else {
+		tq4 := [4]int{B, tq, H, dk}
+		tk4 := [4]int{B, tk, H, dk}
+		split := [4]int{0, 2, 1, 3}
+		tq1 := tmp.Slice(0, nq*inner)
+		tk1 := tmp.Slice(0, nk*inner)
+		e.do(linear(be, tq1, xn, w.q.W, nq, D, inner))
+		addBias(e, be, w.q, tq1, nq)
+		e.do(be.Permute(a.q, tq1, tq4, split))
+		e.do(linear(be, tk1, src, w.k.W, nk, D, inner))
+		addBias(e, be, w.k, tk1, nk)
+		e.do(be.Permute(a.k, tk1, tk4, split))
+		e.do(linear(be, tk1, src, w.v.W, nk, D, inner))
+		addBias(e, be, w.v, tk1, nk)
+		e.do(be.Permute(a.v, tk1, tk4, split))
+		// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
+		e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: a.q, B: a.k, C: a.p,
+			Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
+	}
 	e.do(be.Softmax(kernels.SoftmaxParams{X: a.p, Y: a.p, Batch: B, Heads: H, Rows: tq, Cols: tk, Masks: masks, Causal: causal}))
 	probs := a.p
 	if ps.drop != 0 {
@@ -638,14 +656,24 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		a.offP = ps.dropout(e, a.pd)
 		probs = a.pd
 	}
-	e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: probs, B: a.v, C: tq1,
-		Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
-	// xn is dead: the context may take its scratch.
-	ctx, a.ctx = ps.keepOrTemp(e, nq*inner, w.o)
-	if e.err != nil {
-		return a, nil
+	if a.inPlace {
+		// xn is dead: the context may take its scratch.
+		ctx, a.ctx = ps.keepOrTemp(e, nq*inner, w.o)
+		if e.err != nil {
+			return a, nil
+		}
+		ps.headGemm(e, false, false, tq, dk, tk, ps.headBlocks(probs, tq, tk), ps.rowHeads(a.v, tk), ps.rowHeads(ctx, tq))
+	} else {
+		tq1 := tmp.Slice(0, nq*inner)
+		e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: probs, B: a.v, C: tq1,
+			Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
+		// xn is dead: the context may take its scratch.
+		ctx, a.ctx = ps.keepOrTemp(e, nq*inner, w.o)
+		if e.err != nil {
+			return a, nil
+		}
+		e.do(be.Permute(ctx, tq1, [4]int{B, H, tq, dk}, [4]int{0, 2, 1, 3}))
 	}
-	e.do(be.Permute(ctx, tq1, [4]int{B, H, tq, dk}, split))
 	e.do(linear(be, hOut, ctx, w.o.W, nq, inner, D))
 	addBias(e, be, w.o, hOut, nq)
 	a.hook = ps.hookForward(e, w.site, hOut, nq)
@@ -656,6 +684,39 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		a = nil
 	}
 	return a, hOut
+}
+
+// headOperand is one operand of a per-head attention product: head h of
+// batch row b starts at h·head + b·stride of buf, with leading dimension ld.
+type headOperand struct {
+	buf              kernels.Buffer
+	head, ld, stride int
+}
+
+// rowHeads views buf, [B·n, inner] (n rows a sequence), as per-head
+// operands: head h is columns h·d_kv… of each row.
+func (ps *Pass) rowHeads(buf kernels.Buffer, n int) headOperand {
+	cfg := ps.m.Config
+	return headOperand{buf: buf, head: cfg.DKV, ld: cfg.Inner(), stride: n * cfg.Inner()}
+}
+
+// headBlocks views buf, [B, H, r, c], as per-head operands.
+func (ps *Pass) headBlocks(buf kernels.Buffer, r, c int) headOperand {
+	return headOperand{buf: buf, head: r * c, ld: c, stride: ps.m.Config.NumHeads * r * c}
+}
+
+// headGemm runs C = op(A)·op(B) for every head and batch row: one batched
+// product (over the batch) per head, each operand read or written in place.
+func (ps *Pass) headGemm(e *errs, transA, transB bool, m, n, k int, a, b, c headOperand) {
+	view := func(o headOperand, h int) kernels.Buffer {
+		off := h * o.head
+		return o.buf.Slice(off, o.buf.Len()-off)
+	}
+	for h := 0; h < ps.m.Config.NumHeads && e.err == nil; h++ {
+		e.do(ps.m.Backend.Gemm(kernels.GemmParams{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: 1,
+			A: view(a, h), B: view(b, h), C: view(c, h), LDA: a.ld, LDB: b.ld, LDC: c.ld,
+			Batch: ps.batch.B, StrideA: a.stride, StrideB: b.stride, StrideC: c.stride}))
+	}
 }
 
 // ffn runs one pre-norm feed-forward sub-layer and returns hIn + FFN(norm(hIn)).

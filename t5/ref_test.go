@@ -80,10 +80,21 @@ func TestForwardMatchesReference(t *testing.T) {
 }
 
 func TestGradientsMatchReference(t *testing.T) {
-	for _, bn := range kerneltest.Backends() {
+	for _, bn := range append(kerneltest.Backends(), "cpu-permuted") {
 		for _, c := range refCases {
 			t.Run(bn+"/"+c, func(t *testing.T) {
-				be := openBackend(t, bn)
+				var be kernels.Backend
+				if bn == "cpu-permuted" {
+					// The attention path of backends without
+					// kernels.InPlaceHeads (the GPU's): heads permuted
+					// into [B, H, len, d_kv] copies.
+					be = permutedHeads{openBackend(t, "cpu")}
+					if kernels.HeadsInPlace(be) {
+						t.Fatal("the wrapper still reports InPlaceHeads")
+					}
+				} else {
+					be = openBackend(t, bn)
+				}
 				m, batch, exp := loadRef(t, be, c)
 				if err := m.ZeroGrad(); err != nil {
 					t.Fatal(err)
@@ -205,3 +216,8 @@ func TestUninitNeverRead(t *testing.T) {
 	t.Run("gradients", TestGradientsMatchReference)
 	t.Run("finite-differences", TestFiniteDifferences)
 }
+
+// permutedHeads hides the optional interfaces of its backend (among them
+// kernels.InPlaceHeads), so the model takes the permuted-heads attention
+// path.
+type permutedHeads struct{ kernels.Backend }
