@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/compacter-go/compacter/kernels"
 )
@@ -401,7 +402,15 @@ func (b *Backend) Copy(dst, src kernels.Buffer) error {
 	if err != nil {
 		return err
 	}
-	copy(d, s)
+	// In parallel: one core does not reach the memory bandwidth of two
+	// (the adapters copy a [rows, d_model] activation in each layer).
+	// Overlapping views of one buffer are copied serially (copy's memmove
+	// semantics).
+	if len(d) > 0 && overlaps(d, s) {
+		copy(d, s)
+		return nil
+	}
+	b.par(len(d), elemGrain, func(lo, hi int) { copy(d[lo:hi], s[lo:hi]) })
 	return nil
 }
 
@@ -479,3 +488,9 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 // more than its work, so attention reads its heads in place (one batched
 // product per head) instead of permuting them.
 func (b *Backend) InPlaceHeads() bool { return true }
+
+// overlaps reports whether two non-empty slices share memory.
+func overlaps(x, y []float32) bool {
+	x0, y0 := uintptr(unsafe.Pointer(&x[0])), uintptr(unsafe.Pointer(&y[0]))
+	return x0 < y0+uintptr(len(y))*4 && y0 < x0+uintptr(len(x))*4
+}
