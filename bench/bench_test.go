@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -179,24 +180,26 @@ func TestRunCancel(t *testing.T) {
 
 func TestBadOptions(t *testing.T) {
 	bad := map[string]Options{
-		"negative batch":   {Batch: -1},
-		"negative seq":     {Seq: -2},
-		"negative steps":   {Steps: -1},
-		"negative epoch":   {EpochExamples: -5},
-		"unknown shape":    {Shape: "t5-huge"},
-		"unknown method":   {Model: tinyConfig(), Methods: []peft.Method{"lora"}},
-		"empty methods":    {Model: tinyConfig(), Methods: []peft.Method{}},
-		"duplicate method": {Model: tinyConfig(), Methods: []peft.Method{peft.BitFit, peft.BitFit}},
-		"unknown backend":  {Model: tinyConfig(), Backend: "tpu"},
-		"score, no name":   {Model: tinyConfig(), Score: func(context.Context, *t5.Model) (float64, error) { return 0, nil }},
-		"name, no score":   {Model: tinyConfig(), ScoreName: "accuracy"},
-		"invalid model":    {Model: t5.Config{VocabSize: 8}},
-		"no checkpoint":    {ModelDir: t.TempDir()},
-		"negative source":  {Model: tinyConfig(), SourceLen: -1},
-		"negative target":  {Model: tinyConfig(), TargetLen: -1},
-		"negative threads": {Model: tinyConfig(), Threads: -1},
-		"dropout 1":        {Model: tinyConfig(), Dropout: ptr(1.0)},
-		"dropout < 0":      {Model: tinyConfig(), Dropout: ptr(-0.1)},
+		"negative batch":    {Batch: -1},
+		"negative seq":      {Seq: -2},
+		"negative steps":    {Steps: -1},
+		"negative epoch":    {EpochExamples: -5},
+		"unknown shape":     {Shape: "t5-huge"},
+		"unknown method":    {Model: tinyConfig(), Methods: []peft.Method{"lora"}},
+		"empty methods":     {Model: tinyConfig(), Methods: []peft.Method{}},
+		"duplicate method":  {Model: tinyConfig(), Methods: []peft.Method{peft.BitFit, peft.BitFit}},
+		"unknown backend":   {Model: tinyConfig(), Backend: "tpu"},
+		"score, no name":    {Model: tinyConfig(), Score: func(context.Context, *t5.Model) (float64, error) { return 0, nil }},
+		"name, no score":    {Model: tinyConfig(), ScoreName: "accuracy"},
+		"invalid model":     {Model: t5.Config{VocabSize: 8}},
+		"no checkpoint":     {ModelDir: t.TempDir()},
+		"negative source":   {Model: tinyConfig(), SourceLen: -1},
+		"negative target":   {Model: tinyConfig(), TargetLen: -1},
+		"negative threads":  {Model: tinyConfig(), Threads: -1},
+		"dropout 1":         {Model: tinyConfig(), Dropout: ptr(1.0)},
+		"dropout < 0":       {Model: tinyConfig(), Dropout: ptr(-0.1)},
+		"max grad norm < 0": {Model: tinyConfig(), MaxGradNorm: ptr(-1.0)},
+		"max grad norm NaN": {Model: tinyConfig(), MaxGradNorm: ptr(math.NaN())},
 	}
 	for name, o := range bad {
 		if _, err := Run(context.Background(), o, nil); !errors.Is(err, ErrOptions) {
@@ -387,5 +390,47 @@ func TestRunLengthsThreadsDropout(t *testing.T) {
 	}
 	if t3.Dropout != 0.1 || slices.Equal(t1.Rows[0].Losses, t3.Rows[0].Losses) {
 		t.Errorf("default dropout %v: losses %v, with 0 %v", t3.Dropout, t3.Rows[0].Losses, t1.Rows[0].Losses)
+	}
+}
+
+// TestRunMaxGradNorm: the clipping norm reaches the trainer and the table
+// (JSON too), default DefaultMaxGradNorm; with a tiny norm the clipped
+// steps move the weights less, so the losses differ from no clipping.
+func TestRunMaxGradNorm(t *testing.T) {
+	opts := Options{Model: tinyConfig(), Backend: "cpu", Batch: 2, SourceLen: 12, TargetLen: 3, Steps: 3,
+		EpochExamples: 10, Threads: 1, Dropout: ptr(0.0), Methods: []peft.Method{peft.BitFit}}
+	def, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.MaxGradNorm != DefaultMaxGradNorm {
+		t.Errorf("default max grad norm %v, want %v", def.MaxGradNorm, DefaultMaxGradNorm)
+	}
+	opts.MaxGradNorm = ptr(0.0)
+	off, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxGradNorm = ptr(1e-6)
+	tiny, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.MaxGradNorm != 0 || tiny.MaxGradNorm != 1e-6 {
+		t.Errorf("table max grad norms %v, %v", off.MaxGradNorm, tiny.MaxGradNorm)
+	}
+	if slices.Equal(off.Rows[0].Losses, tiny.Rows[0].Losses) {
+		t.Errorf("clipping at 1e-6 left the losses as without clipping: %v", off.Rows[0].Losses)
+	}
+	var buf bytes.Buffer
+	if err := off.Write(&buf, "json"); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.MaxGradNorm != 0 {
+		t.Errorf("JSON round trip: max grad norm %v, want 0", back.MaxGradNorm)
 	}
 }

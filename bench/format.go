@@ -55,7 +55,7 @@ func (t *Table) Summary() string {
 	}
 	extra := ""
 	if t.Threads > 0 {
-		extra = fmt.Sprintf(", %d threads, dropout %g", t.Threads, t.Dropout)
+		extra = fmt.Sprintf(", %d threads, dropout %g, gradient clipping %s", t.Threads, t.Dropout, clipText(t.MaxGradNorm))
 	}
 	return fmt.Sprintf("%s (%s params, %s), backend %s, batch %s, %d timed %s per method after 1 warm-up (time: median), epoch = %d examples, seed %d%s",
 		t.Shape, thousands(t.BaseParams), weights, t.Backend, shape, t.Steps, steps, t.EpochExamples, t.Seed, extra)
@@ -154,6 +154,7 @@ type jsonTable struct {
 	TargetLen     int       `json:"target_len,omitempty"`
 	Threads       int       `json:"threads,omitempty"`
 	Dropout       *float64  `json:"dropout,omitempty"`
+	MaxGradNorm   *float64  `json:"max_grad_norm,omitempty"`
 	Steps         int       `json:"steps"`
 	EpochExamples int       `json:"epoch_examples"`
 	Seed          uint64    `json:"seed"`
@@ -191,7 +192,7 @@ func (t *Table) writeJSON(w io.Writer) error {
 	jt := jsonTable{Shape: t.Shape, Pretrained: t.Pretrained, BaseParams: t.BaseParams, Backend: t.Backend,
 		Batch: t.Batch, Seq: t.Seq, Steps: t.Steps, EpochExamples: t.EpochExamples, Seed: t.Seed,
 		SourceLen: t.SourceLen, TargetLen: t.TargetLen, Threads: t.Threads, Dropout: &t.Dropout,
-		ScoreName: t.ScoreName, ScoreNote: t.ScoreNote(), ElapsedSec: t.Elapsed.Seconds(), Rows: []jsonRow{},
+		MaxGradNorm: &t.MaxGradNorm, ScoreName: t.ScoreName, ScoreNote: t.ScoreNote(), ElapsedSec: t.Elapsed.Seconds(), Rows: []jsonRow{},
 		Ranks: t.Ranks, Collective: t.Collective}
 	for _, r := range t.Rows {
 		jr := jsonRow{Method: string(r.Method), Name: r.Name, Trainable: r.Trainable, Total: r.Total,
@@ -291,6 +292,10 @@ func ReadJSON(r io.Reader) (*Table, error) {
 	if jt.Dropout != nil {
 		t.Dropout = *jt.Dropout
 	}
+	t.MaxGradNorm = DefaultMaxGradNorm // tables written before the field clipped at the default
+	if jt.MaxGradNorm != nil {
+		t.MaxGradNorm = *jt.MaxGradNorm
+	}
 	for _, jr := range jt.Rows {
 		r := Row{Method: peft.Method(jr.Method), Name: jr.Name, Trainable: jr.Trainable, Total: jr.Total,
 			Percent: jr.Percent, PeakBytes: jr.PeakBytes, MemoryMiB: jr.MemoryMiB, MemoryDelta: orNaN(jr.MemoryDelta),
@@ -310,4 +315,12 @@ func orNaN(p *float64) float64 {
 		return math.NaN()
 	}
 	return *p
+}
+
+// clipText describes a clipping norm: "at norm 1", or "off" for 0.
+func clipText(v float64) string {
+	if v == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("at norm %g", v)
 }

@@ -43,9 +43,9 @@ func BenchmarkTrainStep(b *testing.B) {
 			// Counting hides the backend's optional interfaces: not for
 			// Intrinsic-SAID, whose projection looks for FastfoodBackend.
 			be := openBackend(b, *benchBackend)
-			fc := &flopCounter{Backend: be}
+			counted, fc := countFLOPs(be)
 			if meth != IntrinsicSAID {
-				be = fc
+				be = counted
 			}
 			m, err := t5.New(cfg, be)
 			if err != nil {
@@ -146,6 +146,23 @@ type flopCounter struct {
 // through the wrapper (the model asks for them by interface).
 func (f *flopCounter) AllocUninit(dt kernels.DType, n int) (kernels.Buffer, error) {
 	return kernels.AllocUninit(f.Backend, dt, n)
+}
+
+// InPlaceHeads keeps the backend's attention layout visible through the
+// wrapper.
+func (f *flopCounter) InPlaceHeads() bool { return kernels.HeadsInPlace(f.Backend) }
+
+// countFLOPs wraps be in a flopCounter that keeps be's kernels.SignMasker
+// (the frozen FFNs' bit masks) visible too.
+func countFLOPs(be kernels.Backend) (kernels.Backend, *flopCounter) {
+	fc := &flopCounter{Backend: be}
+	if sm, ok := be.(kernels.SignMasker); ok {
+		return struct {
+			*flopCounter
+			kernels.SignMasker
+		}{fc, sm}, fc
+	}
+	return fc, fc
 }
 
 func (f *flopCounter) Gemm(p kernels.GemmParams) error {

@@ -1,6 +1,7 @@
 // Command peer times our training step and the official Compacter code's
 // (rabeehk/compacter, PyTorch) side by side on this machine: the same
-// shapes, methods, batch, lengths, threads and dropout 0 on both sides,
+// shapes, methods, batch, lengths, threads, dropout 0 and no gradient
+// clipping on both sides,
 // each measurement in a fresh process, alternating ours and theirs round
 // after round so that both see the same machine. It prints per method the
 // median seconds per step and peak RSS of each side over the rounds and
@@ -23,10 +24,11 @@
 // replaces variables of the peer's environment.
 //
 // Ours is `compacter bench` built once from this checkout (-bin to use
-// another binary) with --dropout 0 and the same shape; the peer's step is
-// forward with labels, backward, AdamW.step, zero_grad on one fixed random
-// batch, ours a full training step (forward, backward, global-norm clip,
-// AdamW) on random batches of the same shape. Peak RSS is the process's
+// another binary) with --dropout 0, --max-grad-norm 0 and the same shape;
+// the peer's step is forward with labels, backward, AdamW.step, zero_grad
+// on one fixed random batch (no clip_grad_norm_), ours a full training step
+// (forward, backward, AdamW; the gradient norm is still computed, for the
+// step's report) on random batches of the same shape. Peak RSS is the process's
 // ru_maxrss on both sides (read by this command from the kernel for ours,
 // by the harness for theirs).
 package main
@@ -280,7 +282,7 @@ func (c config) runOurs(ctx context.Context, shape, method string) sample {
 	s := sample{Side: "ours", Shape: shape, Method: method}
 	cmd := exec.CommandContext(ctx, c.bin, "bench", "--shape", shape, "--methods", method,
 		"--batch", strconv.Itoa(c.batch), "--source-len", strconv.Itoa(c.sourceLen), "--target-len", strconv.Itoa(c.targetLen),
-		"--threads", strconv.Itoa(c.thread), "--dropout", "0", "--steps", strconv.Itoa(c.steps),
+		"--threads", strconv.Itoa(c.thread), "--dropout", "0", "--max-grad-norm", "0", "--steps", strconv.Itoa(c.steps),
 		"--format", "json", "--progress=false")
 	cmd.Env = append(os.Environ(), "COMPACTER_BACKEND=cpu")
 	var out, errb bytes.Buffer
@@ -452,7 +454,7 @@ func summarize(samples []sample, shapes, methods []string) []row {
 
 // writeSummary prints the summary as a Markdown table.
 func writeSummary(w io.Writer, rep report) error {
-	fmt.Fprintf(w, "%s, %s; batch %d, source %d, target %d tokens, %d threads, dropout 0, %d timed steps, %d rounds alternating\n\n",
+	fmt.Fprintf(w, "%s, %s; batch %d, source %d, target %d tokens, %d threads, dropout 0, no clipping, %d timed steps, %d rounds alternating\n\n",
 		rep.Date, rep.CPU, rep.Batch, rep.SourceLen, rep.TargetLen, rep.Threads, rep.Steps, rep.Rounds)
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	fmt.Fprintln(tw, "| shape\t| method\t| ours s/step (rounds)\t| official s/step (rounds)\t| ours ÷ official (per round)\t| peak RSS MiB ours / official\t| trainable ours / official\t|")

@@ -89,6 +89,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 		f.opts.Dropout = &x
 		return nil
 	})
+	fs.Func("max-grad-norm", "clip the global gradient norm at `norm` (default 1, the paper's; 0: no clipping, as the official code's step benchmark times it)", func(v string) error {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(x >= 0) || math.IsInf(x, 1) {
+			return fmt.Errorf("want a norm ≥ 0, got %q", v)
+		}
+		f.opts.MaxGradNorm = &x
+		return nil
+	})
 	fs.IntVar(&f.opts.Steps, "steps", bench.DefaultSteps, "timed steps per method (after one warm-up step)")
 	fs.IntVar(&f.opts.EpochExamples, "epoch-examples", bench.DefaultEpochExamples, "examples in one epoch of the time column (with --task: default the task's training split)")
 	methods := fs.String("methods", "all", "comma-separated methods to run, in this order (the Δ columns need full-finetune)")
@@ -142,7 +150,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if f.from != "" {
 		for _, n := range []string{"shape", "model", "backend", "batch", "seq", "steps", "epoch-examples", "methods", "seed",
-			"task", "data", "spm", "train-samples", "eval-samples", "source-len", "target-len", "threads", "dropout"} {
+			"task", "data", "spm", "train-samples", "eval-samples", "source-len", "target-len", "threads", "dropout", "max-grad-norm"} {
 			if set[n] {
 				return f, fmt.Errorf("bench: --from reads a measured table: --%s does not apply", n)
 			}

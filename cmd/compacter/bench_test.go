@@ -50,6 +50,9 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"--dropout", "1"},
 		{"--dropout", "x"},
 		{"--from", "x.json", "--dropout", "0"},
+		{"--max-grad-norm", "-1"},
+		{"--max-grad-norm", "NaN"},
+		{"--from", "x.json", "--max-grad-norm", "0"},
 		{"--task", "rte", "--data", "../../bench/glue/testdata", "--model", tinyModel, "--target-len", "4"},
 	} {
 		var out, errb bytes.Buffer
