@@ -189,6 +189,28 @@ func TestSgemmLarge(t *testing.T) {
 	}
 }
 
+// TestSgemmTransposedC runs the tall products with 16 < N < 32 that are
+// computed as their transpose (sgemmTransposeC), every transpose, with
+// and without beta, padded leading dimensions, on 1 and 2 threads.
+func TestSgemmTransposedC(t *testing.T) {
+	if !hasAVX2FMA || !sgemmWide {
+		t.Skip("the transposed path needs the AVX-512 kernels")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i, s := range [][3]int{{1024, 24, 768}, {400, 17, 100}, {520, 31, 300}} {
+		if !sgemmTransposeC(true, s[0], s[1], s[2]) {
+			t.Fatalf("%v does not take the transposed path", s)
+		}
+		for tr := 0; tr < 4; tr++ {
+			tc := sgemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2], pad: (i + tr) % 2 * 3,
+				alpha: 0.75, beta: []float32{0, 1, -0.5}[(i+tr)%3]}
+			for _, th := range []int{1, 2} {
+				checkSgemm(t, rng, tc, true, th)
+			}
+		}
+	}
+}
+
 // TestSgemmBlocking crosses several KC, MC and NC blocks so the beta = 1
 // accumulation over K blocks, the M/N block edges and the thread grid all
 // run.
