@@ -359,11 +359,17 @@ func TestCopyStreamLen(t *testing.T) {
 	}
 }
 
+// bitFitRunOptions is a small BitFit run on the tiny model: batch 2 ×
+// 12/3 tokens, one thread, dropout 0, steps timed steps.
+func bitFitRunOptions(steps int) Options {
+	return Options{Model: tinyConfig(), Backend: "cpu", Batch: 2, SourceLen: 12, TargetLen: 3, Steps: steps,
+		EpochExamples: 10, Threads: 1, Dropout: ptr(0.0), Methods: []peft.Method{peft.BitFit}}
+}
+
 // TestRunLengthsThreadsDropout: the options reach the table and the
 // batches, and dropout 0 makes a run repeatable step for step.
 func TestRunLengthsThreadsDropout(t *testing.T) {
-	opts := Options{Model: tinyConfig(), Backend: "cpu", Batch: 2, SourceLen: 12, TargetLen: 3, Steps: 2,
-		EpochExamples: 10, Threads: 1, Dropout: ptr(0.0), Methods: []peft.Method{peft.BitFit}}
+	opts := bitFitRunOptions(2)
 	t1, err := Run(context.Background(), opts, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -397,8 +403,7 @@ func TestRunLengthsThreadsDropout(t *testing.T) {
 // (JSON too), default DefaultMaxGradNorm; with a tiny norm the clipped
 // steps move the weights less, so the losses differ from no clipping.
 func TestRunMaxGradNorm(t *testing.T) {
-	opts := Options{Model: tinyConfig(), Backend: "cpu", Batch: 2, SourceLen: 12, TargetLen: 3, Steps: 3,
-		EpochExamples: 10, Threads: 1, Dropout: ptr(0.0), Methods: []peft.Method{peft.BitFit}}
+	opts := bitFitRunOptions(3)
 	def, err := Run(context.Background(), opts, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -156,7 +156,7 @@ func sgemm(simd bool, threads int, transA, transB bool, m, n, k int, alpha float
 	if sgemmTransposeC(simd, m, n, k) {
 		// Cᵀ = op(B)ᵀ·op(A)ᵀ into a scratch, then C = (Cᵀ)ᵀ + beta·C.
 		sp := sgemmGetB(m * n)
-		t := (*sp)[:m*n]
+		t := *sp
 		sgemm(simd, threads, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, t, m)
 		for i := 0; i < m; i++ {
 			cr := c[i*ldc : i*ldc+n]
