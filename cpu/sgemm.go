@@ -54,9 +54,13 @@ import (
 // TransB, or N ≤ 2 without the assembly kernel run a direct dot-product
 // loop without packing.
 //
-// Products with M·N·K < 2·sgemmParallelMin run on one thread; larger ones
-// split the panels of C over a tm×tn grid of threads (M first), all sharing
-// one packed B block. There is one pool each for the packed B blocks and
+// Products with M·N·K < 2·sgemmParallelMin run on one thread; larger
+// packed ones run sharedBlocked (sgemm_shared.go): all threads pack each B
+// block together into one shared buffer and then claim its row blocks ×
+// column chunks one at a time; the skinny unpacked ones (and all with
+// COMPACTER_CPU_SHAREB=0) split the panels of C over a static tm×tn grid
+// of threads (M first), each packing the B panels of its own rectangle.
+// There is one pool each for the packed B blocks and
 // the per-thread scratch (packed A block and edge tile), so a steady stream
 // of products allocates only a few small objects.
 //
@@ -200,6 +204,14 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	// With one MR panel every element of B is used once: packing it would
 	// cost as much as the product.
 	d.inPlaceB = !d.transB && mPanels == 1
+	if t > 1 && packA && !d.inPlaceB && sgemmShareB {
+		// Equal row blocks of at most MC rows over all of M, in pairs of
+		// A panels.
+		per := sgemmCeilDiv(mPanels, sgemmCeilDiv(mPanels, sgemmMC/sgemmMR))
+		per += per & 1
+		d.sharedBlocked(t, per, mPanels, kc, nc, beta)
+		return
+	}
 	mc := 0
 	if packA {
 		// Equal MC blocks of a thread's share of the M panels.
@@ -268,42 +280,48 @@ func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, 
 	for ib := p0; ib < p1; ib += per {
 		ie := min(ib+per, p1)
 		d.packA(s.a, ib*sgemmMR, min(ie*sgemmMR, d.m), pc, kc)
-		q := q0
-		if d.wide && !d.inPlaceB {
-			// The pairs of full B panels: 12×32 tiles, each pair of A
-			// panels (12×KC, in L1) against every B pair of the block
-			// (streamed from L2); the odd or partial A panel goes to the
-			// 6×32 kernel.
-			full := q1 - q0
-			if q1*sgemmNR > ncur {
-				full-- // the last panel is partial
-			}
-			qe := q0 + full&^1
-			p := ib
-			for ; p+1 < ie && (p+2)*sgemmMR <= d.m; p += 2 {
-				i := p * sgemmMR
-				ap := s.a[(p-ib)*kc*sgemmMR : (p-ib+2)*kc*sgemmMR]
-				for qq := q0; qq < qe; qq += 2 {
-					j := jc + qq*sgemmNR
-					sgemmKernel12x32AVX512(kc, ap, bp[qq*kc*sgemmNR:(qq+2)*kc*sgemmNR], d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
-				}
-			}
-			for r := p; r < ie; r++ {
-				i := r * sgemmMR
-				for qq := q0; qq < qe; qq += 2 {
-					d.tile6x32(s, kc, s.a[(r-ib)*kc*sgemmMR:], bp[qq*kc*sgemmNR:(qq+2)*kc*sgemmNR], i, jc+qq*sgemmNR, min(sgemmMR, d.m-i), beta)
-				}
-			}
-			q = qe
+		d.packedTiles(s, bp, ib, ie, q0, q1, pc, kc, jc, ncur, beta)
+	}
+}
+
+// packedTiles computes the C panels [ib, ie)×[q0, q1) of one K block from
+// the A panels packed in s.a (panel ib first) and the packed B block bp.
+func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, pc, kc, jc, ncur int, beta float32) {
+	q := q0
+	if d.wide && !d.inPlaceB {
+		// The pairs of full B panels: 12×32 tiles, each pair of A
+		// panels (12×KC, in L1) against every B pair of the block
+		// (streamed from L2); the odd or partial A panel goes to the
+		// 6×32 kernel.
+		full := q1 - q0
+		if q1*sgemmNR > ncur {
+			full-- // the last panel is partial
 		}
-		for ; q < q1; q++ {
-			j := jc + q*sgemmNR
-			nr := min(sgemmNR, jc+ncur-j)
-			bq, csb := d.bPanel(bp, q, pc, kc, j, nr)
-			for p := ib; p < ie; p++ {
-				i := p * sgemmMR
-				d.tile(s, kc, s.a[(p-ib)*kc*sgemmMR:], 1, sgemmMR, bq, csb, i, j, min(sgemmMR, d.m-i), nr, beta)
+		qe := q0 + full&^1
+		p := ib
+		for ; p+1 < ie && (p+2)*sgemmMR <= d.m; p += 2 {
+			i := p * sgemmMR
+			ap := s.a[(p-ib)*kc*sgemmMR : (p-ib+2)*kc*sgemmMR]
+			for qq := q0; qq < qe; qq += 2 {
+				j := jc + qq*sgemmNR
+				sgemmKernel12x32AVX512(kc, ap, bp[qq*kc*sgemmNR:(qq+2)*kc*sgemmNR], d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
 			}
+		}
+		for r := p; r < ie; r++ {
+			i := r * sgemmMR
+			for qq := q0; qq < qe; qq += 2 {
+				d.tile6x32(s, kc, s.a[(r-ib)*kc*sgemmMR:], bp[qq*kc*sgemmNR:(qq+2)*kc*sgemmNR], i, jc+qq*sgemmNR, min(sgemmMR, d.m-i), beta)
+			}
+		}
+		q = qe
+	}
+	for ; q < q1; q++ {
+		j := jc + q*sgemmNR
+		nr := min(sgemmNR, jc+ncur-j)
+		bq, csb := d.bPanel(bp, q, pc, kc, j, nr)
+		for p := ib; p < ie; p++ {
+			i := p * sgemmMR
+			d.tile(s, kc, s.a[(p-ib)*kc*sgemmMR:], 1, sgemmMR, bq, csb, i, j, min(sgemmMR, d.m-i), nr, beta)
 		}
 	}
 }
