@@ -50,7 +50,12 @@ import (
 // ir loop runs outermost, so each A micro-panel is reused from L1 across the
 // few B panels. With a single MR panel (M ≤ 6, e.g. M=1) and no TransB, the
 // full NR panels of B are read in place too (each B element is used once,
-// so packing would cost as much as the product). A tiny M·N·K, M ≤ 2 with
+// so packing would cost as much as the product). On the wide path every
+// untransposed B is read in place (unless its rows alias in L1, see
+// blocked): the 12×32 kernel takes B's row stride and prefetches the row
+// it needs 48 k steps ahead, which the hardware prefetchers do not do
+// across rows; a frozen weight read from DRAM then costs one pass instead
+// of a packing pass and a pass over the copy (BenchmarkSgemmInPlaceB). A tiny M·N·K, M ≤ 2 with
 // TransB, or N ≤ 2 without the assembly kernel run a direct dot-product
 // loop without packing.
 //
@@ -135,6 +140,12 @@ type sgemmArgs struct {
 // everywhere, e.g. to compare the two). It is decided once, at init.
 var sgemmWide = hasAVX512 && os.Getenv("COMPACTER_CPU_AVX512") != "0"
 
+// sgemmInPlaceNN lets the wide path read the full B panels of an
+// untransposed op(B) in place (row stride ldb, the kernel prefetching its
+// rows) instead of packing them (COMPACTER_CPU_INPLACEB=0 packs them, e.g.
+// to compare the two). It is decided once, at init.
+var sgemmInPlaceNN = os.Getenv("COMPACTER_CPU_INPLACEB") != "0"
+
 // sgemmScratch is one thread's working memory: its packed A block and the
 // temporary tile of the edge paths (MR×NR, or MR×2NR for the 6×32 kernel).
 type sgemmScratch struct {
@@ -202,9 +213,14 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	tm, tn := sgemmGrid(t, mPanels, sgemmCeilDiv(min(nc, n), sgemmNR))
 	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels || d.wide && mPanels >= 2 && n >= 2*sgemmNR && k >= 32
 	// With one MR panel every element of B is used once: packing it would
-	// cost as much as the product.
-	d.inPlaceB = !d.transB && mPanels == 1
-	if t > 1 && packA && !d.inPlaceB && sgemmShareB {
+	// cost as much as the product. The wide path reads untransposed B in
+	// place at every M (sgemmInPlaceNN) unless its rows are a multiple of
+	// 2 KiB apart: then all the rows of a B panel pair fall into a few
+	// L1 sets and evict the A pair that the kernel keeps there (two
+	// threads, B cold, GFLOP/s in place ÷ packed: ldb 768 at M = 128
+	// 250 ÷ 205, M = 1024 equal; ldb 3072 at M = 1024 215 ÷ 291).
+	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb%512 != 0)
+	if t > 1 && packA && (!d.inPlaceB || d.wide) && sgemmShareB {
 		// Equal row blocks of at most MC rows over all of M, in pairs of
 		// A panels.
 		per := sgemmCeilDiv(mPanels, sgemmCeilDiv(mPanels, sgemmMC/sgemmMR))
@@ -288,7 +304,7 @@ func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, 
 // the A panels packed in s.a (panel ib first) and the packed B block bp.
 func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, pc, kc, jc, ncur int, beta float32) {
 	q := q0
-	if d.wide && !d.inPlaceB {
+	if d.wide {
 		// The pairs of full B panels: 12×32 tiles, each pair of A
 		// panels (12×KC, in L1) against every B pair of the block
 		// (streamed from L2); the odd or partial A panel goes to the
@@ -304,13 +320,16 @@ func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, p
 			ap := s.a[(p-ib)*kc*sgemmMR : (p-ib+2)*kc*sgemmMR]
 			for qq := q0; qq < qe; qq += 2 {
 				j := jc + qq*sgemmNR
-				sgemmKernel12x32AVX512(kc, ap, bp[qq*kc*sgemmNR:(qq+2)*kc*sgemmNR], d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
+				b, rsb, hb := d.bPair(bp, qq, pc, kc, j)
+				sgemmKernel12x32AVX512(kc, ap, b, rsb, hb, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
 			}
 		}
 		for r := p; r < ie; r++ {
 			i := r * sgemmMR
 			for qq := q0; qq < qe; qq += 2 {
-				d.tile6x32(s, kc, s.a[(r-ib)*kc*sgemmMR:], bp[qq*kc*sgemmNR:(qq+2)*kc*sgemmNR], i, jc+qq*sgemmNR, min(sgemmMR, d.m-i), beta)
+				j := jc + qq*sgemmNR
+				b, rsb, hb := d.bPair(bp, qq, pc, kc, j)
+				d.tile6x32(s, kc, s.a[(r-ib)*kc*sgemmMR:], b, rsb, hb, i, j, min(sgemmMR, d.m-i), beta)
 			}
 		}
 		q = qe
@@ -362,6 +381,18 @@ func (d *sgemmArgs) bPanel(bp []float32, q, pc, kc, j, nr int) ([]float32, int) 
 	return bp[q*kc*sgemmNR : (q+1)*kc*sgemmNR], sgemmNR
 }
 
+// bPair returns the two full B panels q, q+1 (32 columns from column j) of
+// the K block at pc for the wide kernels, with their row stride and the
+// offset of the second panel: in op(B) itself when B is read in place, else
+// in the packed block bp.
+func (d *sgemmArgs) bPair(bp []float32, q, pc, kc, j int) (b []float32, rsb, hb int) {
+	if d.inPlaceB {
+		o := pc*d.ldb + j
+		return d.b[o : o+(kc-1)*d.ldb+2*sgemmNR], d.ldb, sgemmNR
+	}
+	return bp[q*kc*sgemmNR : (q+2)*kc*sgemmNR], sgemmNR, kc * sgemmNR
+}
+
 // tile runs the micro-kernel on the C tile at (i, j) of mr×nr elements,
 // through the temporary tile when it is smaller than MR×NR.
 func (d *sgemmArgs) tile(s *sgemmScratch, kc int, ap []float32, rsa, csa int, bq []float32, csb, i, j, mr, nr int, beta float32) {
@@ -390,15 +421,15 @@ func (d *sgemmArgs) mergeTile(tile []float32, w, i, j, mr, nr int, beta float32)
 }
 
 // tile6x32 runs the 6×32 kernel on the C tile at (i, j) of mr rows (from
-// one packed A panel and two full B panels), through the temporary tile
+// one packed A panel and two full B panels, see bPair), through the temporary tile
 // when mr < MR.
-func (d *sgemmArgs) tile6x32(s *sgemmScratch, kc int, ap, bq []float32, i, j, mr int, beta float32) {
+func (d *sgemmArgs) tile6x32(s *sgemmScratch, kc int, ap, bq []float32, rsb, hb, i, j, mr int, beta float32) {
 	if mr == sgemmMR {
-		sgemmKernel6x32AVX512(kc, ap, bq, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
+		sgemmKernel6x32AVX512(kc, ap, bq, rsb, hb, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
 		return
 	}
 	const w = 2 * sgemmNR
-	sgemmKernel6x32AVX512(kc, ap, bq, s.tile[:], w, d.alpha, 0)
+	sgemmKernel6x32AVX512(kc, ap, bq, rsb, hb, s.tile[:], w, d.alpha, 0)
 	d.mergeTile(s.tile[:], w, i, j, mr, w, beta)
 }
 

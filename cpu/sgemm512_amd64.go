@@ -6,10 +6,10 @@ package cpu
 // sgemmKernel12x32Generic for the contract.
 //
 //go:noescape
-func sgemmKernel12x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
+func sgemmKernel12x32AVX512(k int, a []float32, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)
 
 // sgemmKernel6x32AVX512 is the 6×32 AVX-512 micro-kernel for the odd A
 // panel of a block; see sgemmKernel6x32Generic for the contract.
 //
 //go:noescape
-func sgemmKernel6x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
+func sgemmKernel6x32AVX512(k int, a []float32, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)

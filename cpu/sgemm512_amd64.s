@@ -3,7 +3,9 @@
 #include "textflag.h"
 
 // The 12×32 AVX-512 SGEMM micro-kernel: two packed 6-row A panels (AX, CX)
-// against two packed 16-column B panels (BX, DX), 24 zmm accumulators
+// against 32 columns of B (columns 0–15 at BX, 16–31 at BX+R13; the next
+// k row R12 bytes on: two packed panels, or op(B) read in place), 24 zmm
+// accumulators
 // (row r in Z(2r) for columns 0–15 and Z(2r+1) for 16–31). One k step: two
 // B loads, twelve A broadcasts, 24 FMAs — the same FMAs, in the same k
 // order, per element, as sgemmKernelAVX2 on each 6×16 quarter, so the two
@@ -16,7 +18,18 @@
 
 #define KSTEP \
 	VMOVUPS (BX), Z24;              \
-	VMOVUPS (DX), Z25;              \
+	VMOVUPS (BX)(R13*1), Z25;       \
+	KBODY12
+
+// A k step reading B in place (a row stride that the hardware prefetchers
+// do not follow): it also prefetches the B row PFROWS k steps ahead (DX).
+#define KSTEPPF \
+	PREFETCHT0 (DX);                \
+	PREFETCHT0 (DX)(R13*1);         \
+	ADDQ    R12, DX;                \
+	KSTEP
+
+#define KBODY12 \
 	FMA2(0, AX, Z26, Z0, Z1);       \
 	FMA2(4, AX, Z27, Z2, Z3);       \
 	FMA2(8, AX, Z28, Z4, Z5);       \
@@ -31,8 +44,7 @@
 	FMA2(20, CX, Z29, Z22, Z23);    \
 	ADDQ    $24, AX;                \
 	ADDQ    $24, CX;                \
-	ADDQ    $64, BX;                \
-	ADDQ    $64, DX
+	ADDQ    R12, BX
 
 // Row update with beta ≠ 0: C = acc + beta·C (acc already scaled by alpha).
 #define ROWBETA(lo, hi) \
@@ -53,19 +65,32 @@
 	PREFETCHT0 124(R10); \
 	ADDQ       R9, R10
 
-// func sgemmKernel12x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
-TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-96
+// The k steps a B row is prefetched ahead of its use when B is read in
+// place.
+#define PFROWS 48
+
+// BSTRIDES loads the B row stride (R12) and the offset of columns 16–31
+// (R13) in bytes, and the prefetch pointer DX, PFROWS rows ahead of BX.
+#define BSTRIDES \
+	MOVQ rsb+56(FP), R12;    \
+	SHLQ $2, R12;            \
+	MOVQ hb+64(FP), R13;     \
+	SHLQ $2, R13;            \
+	MOVQ R12, DX;            \
+	IMULQ $PFROWS, DX;       \
+	ADDQ BX, DX
+
+// func sgemmKernel12x32AVX512(k int, a []float32, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)
+TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), SI
 	MOVQ a_base+8(FP), AX
 	LEAQ (SI)(SI*2), CX
 	SHLQ $3, CX              // 24·k bytes: one packed A panel
 	ADDQ AX, CX
 	MOVQ b_base+32(FP), BX
-	MOVQ SI, DX
-	SHLQ $6, DX              // 64·k bytes: one packed B panel
-	ADDQ BX, DX
-	MOVQ c_base+56(FP), R8
-	MOVQ ldc+80(FP), R9
+	BSTRIDES
+	MOVQ c_base+72(FP), R8
+	MOVQ ldc+96(FP), R9
 	SHLQ $2, R9
 
 	// Warm the C tile while the products run.
@@ -111,6 +136,8 @@ TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-96
 	MOVQ SI, DI
 	SHRQ $2, DI
 	JZ   tail
+	CMPQ R12, $64
+	JNE  loop4pf             // B in place: prefetch its rows
 
 	PCALIGN $32
 loop4:
@@ -120,6 +147,16 @@ loop4:
 	KSTEP
 	DECQ DI
 	JNZ  loop4
+	JMP  tail
+
+	PCALIGN $32
+loop4pf:
+	KSTEPPF
+	KSTEPPF
+	KSTEPPF
+	KSTEPPF
+	DECQ DI
+	JNZ  loop4pf
 
 tail:
 	ANDQ $3, SI
@@ -131,7 +168,7 @@ loop1:
 	JNZ  loop1
 
 done:
-	VBROADCASTSS alpha+88(FP), Z24
+	VBROADCASTSS alpha+104(FP), Z24
 	VMULPS       Z24, Z0, Z0
 	VMULPS       Z24, Z1, Z1
 	VMULPS       Z24, Z2, Z2
@@ -158,11 +195,11 @@ done:
 	VMULPS       Z24, Z23, Z23
 
 	// beta = ±0 (all bits but the sign clear): store without reading C.
-	MOVL beta+92(FP), R11
+	MOVL beta+108(FP), R11
 	SHLL $1, R11
 	JZ   store
 
-	VBROADCASTSS beta+92(FP), Z25
+	VBROADCASTSS beta+108(FP), Z25
 	ROWBETA(Z0, Z1)
 	ROWBETA(Z2, Z3)
 	ROWBETA(Z4, Z5)
@@ -194,11 +231,11 @@ store:
 	VZEROUPPER
 	RET
 
-// One k step of the 6×32 tile: two B loads, six A broadcasts from the one
-// packed A panel at AX, twelve FMAs into Z0–Z11 (row r in Z(2r), Z(2r+1)).
+// One k step of the 6×32 tile: two B loads (as in KSTEP), six A broadcasts
+// from the one packed A panel at AX, twelve FMAs into Z0–Z11 (row r in Z(2r), Z(2r+1)).
 #define KSTEP6 \
 	VMOVUPS (BX), Z24;              \
-	VMOVUPS (DX), Z25;              \
+	VMOVUPS (BX)(R13*1), Z25;       \
 	FMA2(0, AX, Z26, Z0, Z1);       \
 	FMA2(4, AX, Z27, Z2, Z3);       \
 	FMA2(8, AX, Z28, Z4, Z5);       \
@@ -206,19 +243,16 @@ store:
 	FMA2(16, AX, Z26, Z8, Z9);      \
 	FMA2(20, AX, Z27, Z10, Z11);    \
 	ADDQ    $24, AX;                \
-	ADDQ    $64, BX;                \
-	ADDQ    $64, DX
+	ADDQ    R12, BX
 
-// func sgemmKernel6x32AVX512(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
-TEXT ·sgemmKernel6x32AVX512(SB), NOSPLIT, $0-96
+// func sgemmKernel6x32AVX512(k int, a []float32, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)
+TEXT ·sgemmKernel6x32AVX512(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), SI
 	MOVQ a_base+8(FP), AX
 	MOVQ b_base+32(FP), BX
-	MOVQ SI, DX
-	SHLQ $6, DX              // 64·k bytes: one packed B panel
-	ADDQ BX, DX
-	MOVQ c_base+56(FP), R8
-	MOVQ ldc+80(FP), R9
+	BSTRIDES
+	MOVQ c_base+72(FP), R8
+	MOVQ ldc+96(FP), R9
 	SHLQ $2, R9
 
 	MOVQ R8, R10
@@ -265,7 +299,7 @@ loop6x1:
 	JNZ  loop6x1
 
 done6:
-	VBROADCASTSS alpha+88(FP), Z24
+	VBROADCASTSS alpha+104(FP), Z24
 	VMULPS       Z24, Z0, Z0
 	VMULPS       Z24, Z1, Z1
 	VMULPS       Z24, Z2, Z2
@@ -279,11 +313,11 @@ done6:
 	VMULPS       Z24, Z10, Z10
 	VMULPS       Z24, Z11, Z11
 
-	MOVL beta+92(FP), R11
+	MOVL beta+108(FP), R11
 	SHLL $1, R11
 	JZ   store6
 
-	VBROADCASTSS beta+92(FP), Z25
+	VBROADCASTSS beta+108(FP), Z25
 	ROWBETA(Z0, Z1)
 	ROWBETA(Z2, Z3)
 	ROWBETA(Z4, Z5)

@@ -8,13 +8,16 @@ import (
 )
 
 // wideKernel is an AVX-512 micro-kernel of rows×32 tiles (rows/6 packed A
-// panels against two packed B panels) and its pure-Go twin.
-type wideKernel func(k int, a []float32, b []float32, c []float32, ldc int, alpha, beta float32)
+// panels against 32 columns of B: two packed panels or B in place) and its
+// pure-Go twin.
+type wideKernel func(k int, a []float32, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)
 
 // checkWideKernel holds a rows×32 AVX-512 kernel to the AVX2 kernel on each
 // 6×16 part of its tile (the same FMAs in the same order: the same bits)
-// and to its pure-Go twin within FMA rounding, over k, padding of ldc and
-// beta, and checks that it writes nothing outside the tile.
+// and to its pure-Go twin within FMA rounding, over k, padding of ldc,
+// beta and the B layout (two packed panels; B in place with row strides of
+// 32 and more, as the NN products read it), and checks that it writes
+// nothing outside the tile.
 func checkWideKernel(t *testing.T, rows int, asm, generic wideKernel, seed uint64) {
 	t.Helper()
 	if !hasAVX512 {
@@ -23,46 +26,52 @@ func checkWideKernel(t *testing.T, rows int, asm, generic wideKernel, seed uint6
 	rng := rand.New(rand.NewPCG(seed, 32))
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 63, 256} {
 		for _, pad := range []int{0, 5} {
-			for _, beta := range []float32{0, 1, -0.5} {
-				ldc := 32 + pad
-				a := make([]float32, rows*k)
-				b := make([]float32, 32*k)
-				c := make([]float32, rows*ldc)
-				for i := range a {
-					a[i] = rng.Float32()*2 - 1
-				}
-				for i := range b {
-					b[i] = rng.Float32()*2 - 1
-				}
-				for i := range c {
-					c[i] = rng.Float32()*2 - 1
-					if beta == 0 {
-						c[i] = float32(math.NaN()) // not read
+			for li, ldb := range []int{0, 32, 768 + 16} {
+				for _, beta := range []float32{0, 1, -0.5} {
+					ldc := 32 + pad
+					rsb, hb := sgemmNR, sgemmNR*k // two packed panels
+					if ldb > 0 {
+						rsb, hb = ldb, sgemmNR // in place
 					}
-				}
-				wide, parts, twin := slices.Clone(c), slices.Clone(c), slices.Clone(c)
-				const alpha = 0.75
-				asm(k, a, b, wide, ldc, alpha, beta)
-				for p := range rows / 6 {
-					for q := range 2 {
-						sgemmKernelAVX2(k, a[p*6*k:], 1, 6, b[q*16*k:], 16, parts[p*6*ldc+q*16:], ldc, alpha, beta)
+					a := make([]float32, rows*k)
+					b := make([]float32, max(32*k, (k-1)*rsb+32+li))
+					c := make([]float32, rows*ldc)
+					for i := range a {
+						a[i] = rng.Float32()*2 - 1
 					}
-				}
-				generic(k, a, b, twin, ldc, alpha, beta)
-				for r := range rows {
-					for j := range ldc {
-						i := r*ldc + j
-						if j >= 32 {
-							if !same(wide[i], c[i]) {
-								t.Fatalf("k=%d: wrote C[%d, %d] outside the tile", k, r, j)
+					for i := range b {
+						b[i] = rng.Float32()*2 - 1
+					}
+					for i := range c {
+						c[i] = rng.Float32()*2 - 1
+						if beta == 0 {
+							c[i] = float32(math.NaN()) // not read
+						}
+					}
+					wide, parts, twin := slices.Clone(c), slices.Clone(c), slices.Clone(c)
+					const alpha = 0.75
+					asm(k, a, b, rsb, hb, wide, ldc, alpha, beta)
+					for p := range rows / 6 {
+						for q := range 2 {
+							sgemmKernelAVX2(k, a[p*6*k:], 1, 6, b[q*hb:], rsb, parts[p*6*ldc+q*16:], ldc, alpha, beta)
+						}
+					}
+					generic(k, a, b, rsb, hb, twin, ldc, alpha, beta)
+					for r := range rows {
+						for j := range ldc {
+							i := r*ldc + j
+							if j >= 32 {
+								if !same(wide[i], c[i]) {
+									t.Fatalf("k=%d: wrote C[%d, %d] outside the tile", k, r, j)
+								}
+								continue
 							}
-							continue
-						}
-						if !same(wide[i], parts[i]) {
-							t.Fatalf("k=%d pad=%d beta=%g: C[%d, %d] wide %g, AVX2 %g", k, pad, beta, r, j, wide[i], parts[i])
-						}
-						if d := math.Abs(float64(wide[i] - twin[i])); !(d <= 1e-6*float64(k+2)) {
-							t.Fatalf("k=%d: C[%d, %d] wide %g, pure Go %g", k, r, j, wide[i], twin[i])
+							if !same(wide[i], parts[i]) {
+								t.Fatalf("k=%d pad=%d beta=%g: C[%d, %d] wide %g, AVX2 %g", k, pad, beta, r, j, wide[i], parts[i])
+							}
+							if d := math.Abs(float64(wide[i] - twin[i])); !(d <= 1e-6*float64(k+2)) {
+								t.Fatalf("k=%d: C[%d, %d] wide %g, pure Go %g", k, r, j, wide[i], twin[i])
+							}
 						}
 					}
 				}

@@ -69,8 +69,13 @@ func (d *sgemmArgs) sharedBlocked(t, per, mPanels, kc, nc int, beta float32) {
 				nPanels := sgemmCeilDiv(ncur, sgemmNR)
 				bp := (*bufs[b&1])[:nPanels*kcur*sgemmNR]
 				c := ctr[4*b : 4*b+4]
+				// B read in place: only a partial last panel is packed.
+				first := 0
+				if d.inPlaceB {
+					first = ncur / sgemmNR
+				}
 				for {
-					q0 := int(c[0].Add(packGroup)) - packGroup
+					q0 := first + int(c[0].Add(packGroup)) - packGroup
 					if q0 >= nPanels {
 						break
 					}
@@ -78,7 +83,7 @@ func (d *sgemmArgs) sharedBlocked(t, per, mPanels, kc, nc int, beta float32) {
 					d.packB(bp, q0, q1, pc, kcur, jc, ncur)
 					c[1].Add(int32(q1 - q0))
 				}
-				sgemmWait(&c[1], nPanels)
+				sgemmWait(&c[1], nPanels-first)
 				if b > 0 {
 					sgemmWait(&ctr[4*(b-1)+3], units)
 				}

@@ -92,3 +92,47 @@ func BenchmarkSgemmSharedB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmInPlaceB times the untransposed products (NN: the
+// backward's dy·W, attention's probs·V) with the full B panels read in
+// place by the wide kernel ("inplace") and packed ("packed"), side by side,
+// in GFLOP/s, with B cold as a frozen weight is in a training step: each
+// call reads the next of enough copies of B to overflow the caches.
+// 3072-wide rows (12 KiB apart) always pack; they are here to show why.
+func BenchmarkSgemmInPlaceB(b *testing.B) {
+	if !sgemmWide {
+		b.Skip("B is read in place by the AVX-512 kernels only")
+	}
+	defer func(v bool) { sgemmInPlaceNN = v }(sgemmInPlaceNN)
+	for _, s := range [][3]int{
+		{128, 768, 768}, {128, 3072, 768}, {128, 32128, 768}, {512, 768, 768},
+		{1024, 768, 768}, {1024, 3072, 768}, {128, 768, 3072},
+	} {
+		m, k, n := s[0], s[1], s[2]
+		rng := rand.New(rand.NewPCG(1, 3))
+		a := make([]float32, m*k)
+		c := make([]float32, m*n)
+		for i := range a {
+			a[i] = rng.Float32()
+		}
+		copies := max(2, (128<<20)/(4*k*n))
+		bs := make([][]float32, copies)
+		for i := range bs {
+			bs[i] = make([]float32, k*n)
+			for j := range bs[i] {
+				bs[i][j] = rng.Float32()
+			}
+		}
+		for _, variant := range []string{"packed", "inplace"} {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, k, n, variant), func(b *testing.B) {
+				sgemmInPlaceNN = variant == "inplace"
+				i := 0
+				for b.Loop() {
+					sgemm(true, 0, false, false, m, n, k, 1, a, k, bs[i%copies], n, 0, c, n)
+					i++
+				}
+				b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

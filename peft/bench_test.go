@@ -2,8 +2,12 @@ package peft
 
 import (
 	"flag"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +23,7 @@ var (
 	benchSrc    = flag.Int("peft.source-len", 0, "encoder length of BenchmarkTrainStep (default -peft.len)")
 	benchTgt    = flag.Int("peft.target-len", 0, "decoder length of BenchmarkTrainStep (default -peft.len)")
 	benchThr    = flag.Int("peft.threads", 0, "GOMAXPROCS of BenchmarkTrainStep (default: the process's)")
+	benchShapes = flag.Bool("peft.gemm-shapes", false, "BenchmarkTrainStep logs its products by shape: calls, seconds and GFLOP/s over the timed steps")
 )
 
 // BenchmarkTrainStep times one training step (forward, backward, AdamW)
@@ -106,6 +111,9 @@ func BenchmarkTrainStep(b *testing.B) {
 			step() // warm-up: optimizer state; counts the FLOPs of one step
 			flops := float64(fc.flops.Load())
 			be.ResetPeak()
+			if *benchShapes {
+				fc.shapes = make(map[gemmShape]*gemmTime)
+			}
 			t0 := time.Now()
 			n := 0
 			for b.Loop() {
@@ -113,6 +121,10 @@ func BenchmarkTrainStep(b *testing.B) {
 				n++
 			}
 			sec := time.Since(t0).Seconds() / float64(n)
+			if fc.shapes != nil {
+				fc.logShapes(n)
+				fc.shapes = nil
+			}
 			mib := float64(be.Mem().Peak) / (1 << 20)
 			b.ReportMetric(sec, "s/step")
 			b.ReportMetric(float64(B*(S+T))/sec, "tok/s")
@@ -140,6 +152,44 @@ func BenchmarkTrainStep(b *testing.B) {
 type flopCounter struct {
 	kernels.Backend
 	flops atomic.Int64
+	// shapes, with -peft.gemm-shapes, times the products by shape.
+	shapes map[gemmShape]*gemmTime
+	mu     sync.Mutex // guards shapes
+}
+
+// gemmShape is a product's shape as the per-shape profile groups it.
+type gemmShape struct {
+	transA, transB bool
+	m, n, k, batch int
+}
+
+// gemmTime is the calls and wall time of one shape.
+type gemmTime struct {
+	calls int
+	dur   time.Duration
+}
+
+// logShapes writes the per-shape profile to standard error (a benchmark's
+// log keeps only its first lines), largest time first, over steps steps.
+func (f *flopCounter) logShapes(steps int) {
+	type row struct {
+		s gemmShape
+		t *gemmTime
+	}
+	var rows []row
+	var total time.Duration
+	for s, t := range f.shapes {
+		rows = append(rows, row{s, t})
+		total += t.dur
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].t.dur > rows[j].t.dur })
+	fmt.Fprintf(os.Stderr, "products per step (%d steps): %.3f s\n", steps, total.Seconds()/float64(steps))
+	for _, r := range rows {
+		fl := 2 * float64(r.s.m) * float64(r.s.n) * float64(r.s.k) * float64(max(r.s.batch, 1)) * float64(r.t.calls)
+		fmt.Fprintf(os.Stderr, "  %5.1f%% %6.3f s  %4d calls/step  %5.0f GFLOP/s  tA=%-5v tB=%-5v M=%d N=%d K=%d batch=%d\n",
+			100*r.t.dur.Seconds()/total.Seconds(), r.t.dur.Seconds()/float64(steps), r.t.calls/steps,
+			fl/r.t.dur.Seconds()/1e9, r.s.transA, r.s.transB, r.s.m, r.s.n, r.s.k, r.s.batch)
+	}
 }
 
 // AllocUninit keeps the backend's uninitialised allocations visible
@@ -167,7 +217,22 @@ func countFLOPs(be kernels.Backend) (kernels.Backend, *flopCounter) {
 
 func (f *flopCounter) Gemm(p kernels.GemmParams) error {
 	f.flops.Add(2 * int64(p.M) * int64(p.N) * int64(p.K) * int64(max(p.Batch, 1)))
-	return f.Backend.Gemm(p)
+	if f.shapes == nil {
+		return f.Backend.Gemm(p)
+	}
+	t0 := time.Now()
+	err := f.Backend.Gemm(p)
+	s := gemmShape{p.TransA, p.TransB, p.M, p.N, p.K, p.Batch}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.shapes[s]
+	if t == nil {
+		t = new(gemmTime)
+		f.shapes[s] = t
+	}
+	t.calls++
+	t.dur += time.Since(t0)
+	return err
 }
 
 // BenchmarkAdapterLayer times the forward and backward of one adapter
