@@ -51,13 +51,13 @@ import (
 // few B panels. With a single MR panel (M ≤ 6, e.g. M=1) and no TransB, the
 // full NR panels of B are read in place too (each B element is used once,
 // so packing would cost as much as the product). On the wide path every
-// untransposed B is read in place (unless its rows alias in L1, see
+// untransposed B with rows of at most 1024 floats is read in place (see
 // blocked): the 12×32 kernel takes B's row stride and prefetches the row
 // it needs 48 k steps ahead, which the hardware prefetchers do not do
 // across rows; a frozen weight read from DRAM then costs one pass instead
-// of a packing pass and a pass over the copy (BenchmarkSgemmInPlaceB). A tiny M·N·K, M ≤ 2 with
-// TransB, or N ≤ 2 without the assembly kernel run a direct dot-product
-// loop without packing.
+// of a packing pass and a pass over the copy (BenchmarkSgemmInPlaceB). A
+// tiny M·N·K, M ≤ 2 with TransB, or N ≤ 2 without the assembly kernel run a
+// direct dot-product loop without packing.
 //
 // Products with M·N·K < 2·sgemmParallelMin run on one thread; larger
 // packed ones run sharedBlocked (sgemm_shared.go): all threads pack each B
@@ -214,12 +214,13 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels || d.wide && mPanels >= 2 && n >= 2*sgemmNR && k >= 32
 	// With one MR panel every element of B is used once: packing it would
 	// cost as much as the product. The wide path reads untransposed B in
-	// place at every M (sgemmInPlaceNN) unless its rows are a multiple of
-	// 2 KiB apart: then all the rows of a B panel pair fall into a few
-	// L1 sets and evict the A pair that the kernel keeps there (two
-	// threads, B cold, GFLOP/s in place ÷ packed: ldb 768 at M = 128
-	// 250 ÷ 205, M = 1024 equal; ldb 3072 at M = 1024 215 ÷ 291).
-	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb%512 != 0)
+	// place at every M (sgemmInPlaceNN) when its rows are at most 1024
+	// floats long, as T5's d_model-wide weights are; the FFN-wide ones pack
+	// (BenchmarkSgemmInPlaceB, two threads, B cold, GFLOP/s in place ÷
+	// packed: ldb 768 at M = 128 250 ÷ 205, at M = 1024 equal; ldb 512 and
+	// 1024 at M = 1024 289 ÷ 263 and 298 ÷ 277; ldb 2048 284 ÷ 291, 3072
+	// 215 ÷ 291).
+	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb <= 1024)
 	if t > 1 && packA && (!d.inPlaceB || d.wide) && sgemmShareB {
 		// Equal row blocks of at most MC rows over all of M, in pairs of
 		// A panels.

@@ -98,7 +98,8 @@ func BenchmarkSgemmSharedB(b *testing.B) {
 // place by the wide kernel ("inplace") and packed ("packed"), side by side,
 // in GFLOP/s, with B cold as a frozen weight is in a training step: each
 // call reads the next of enough copies of B to overflow the caches.
-// 3072-wide rows (12 KiB apart) always pack; they are here to show why.
+// B with rows longer than 1024 floats (T5's FFN width) always packs; the
+// 2048- and 3072-wide shapes are here to show why.
 func BenchmarkSgemmInPlaceB(b *testing.B) {
 	if !sgemmWide {
 		b.Skip("B is read in place by the AVX-512 kernels only")
@@ -107,6 +108,7 @@ func BenchmarkSgemmInPlaceB(b *testing.B) {
 	for _, s := range [][3]int{
 		{128, 768, 768}, {128, 3072, 768}, {128, 32128, 768}, {512, 768, 768},
 		{1024, 768, 768}, {1024, 3072, 768}, {128, 768, 3072},
+		{1024, 512, 512}, {1024, 32128, 512}, {1024, 512, 1024}, {1024, 512, 2048},
 	} {
 		m, k, n := s[0], s[1], s[2]
 		rng := rand.New(rand.NewPCG(1, 3))
