@@ -32,7 +32,12 @@ var (
 // the cpu backend. It reports the seconds per step, the backend's peak
 // bytes over the timed steps (weights, gradients, optimizer state,
 // activations) and, when full-finetune ran first in the same process, both
-// as Δ% against it (the paper's columns).
+// as Δ% against it (the paper's columns). With -peft.gemm-shapes it also
+// writes the step's products by shape (calls, seconds and GFLOP/s per
+// step) to standard error, e.g.
+//
+//	go test ./peft -run XXX -bench 'TrainStep/compacter$' -benchtime 4x \
+//	    -peft.preset t5-base -peft.source-len 128 -peft.target-len 16 -peft.gemm-shapes
 func BenchmarkTrainStep(b *testing.B) {
 	if *benchThr > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*benchThr))
