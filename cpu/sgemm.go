@@ -221,6 +221,8 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	// 1024 at M = 1024 289 ÷ 263 and 298 ÷ 277; ldb 2048 284 ÷ 291, 3072
 	// 215 ÷ 291).
 	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb <= 1024)
+	// (The narrow path reads B in place only with one A panel, through
+	// the static grid.)
 	if t > 1 && packA && (!d.inPlaceB || d.wide) && sgemmShareB {
 		// Equal row blocks of at most MC rows over all of M, in pairs of
 		// A panels.

@@ -70,12 +70,15 @@
 #define PFROWS 48
 
 // BSTRIDES loads the B row stride (R12) and the offset of columns 16–31
-// (R13) in bytes, and the prefetch pointer DX, PFROWS rows ahead of BX.
+// (R13) in bytes.
 #define BSTRIDES \
 	MOVQ rsb+56(FP), R12;    \
 	SHLQ $2, R12;            \
 	MOVQ hb+64(FP), R13;     \
-	SHLQ $2, R13;            \
+	SHLQ $2, R13
+
+// BPREFETCH sets the prefetch pointer DX, PFROWS B rows ahead of BX.
+#define BPREFETCH \
 	MOVQ R12, DX;            \
 	IMULQ $PFROWS, DX;       \
 	ADDQ BX, DX
@@ -89,6 +92,7 @@ TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-112
 	ADDQ AX, CX
 	MOVQ b_base+32(FP), BX
 	BSTRIDES
+	BPREFETCH
 	MOVQ c_base+72(FP), R8
 	MOVQ ldc+96(FP), R9
 	SHLQ $2, R9
