@@ -156,6 +156,10 @@ type storage struct {
 	f     []float32
 	i     []int32
 	freed bool
+	// discarded: the memory went back to the backend (Discard); the
+	// buffer reads as zeros and takes memory again on its next use.
+	discarded bool
+	n         int // the length, while discarded
 }
 
 // Buffer is a CPU buffer, or a view of one.
@@ -194,6 +198,9 @@ func Float32s(x kernels.Buffer) ([]float32, error) {
 	if c.dt != kernels.Float32 {
 		return nil, fmt.Errorf("cpu: buffer is %v, want float32: %w", c.dt, kernels.ErrDType)
 	}
+	if c.st.discarded {
+		c.owner.restore(c.st, c.dt)
+	}
 	return c.st.f[c.off : c.off+c.n : c.off+c.n], nil
 }
 
@@ -217,6 +224,9 @@ func (b *Backend) i32(x kernels.Buffer) ([]int32, error) {
 	c := x.(*Buffer)
 	if c.dt != kernels.Int32 {
 		return nil, fmt.Errorf("cpu: buffer is %v, want int32: %w", c.dt, kernels.ErrDType)
+	}
+	if c.st.discarded {
+		b.restore(c.st, c.dt)
 	}
 	return c.st.i[c.off : c.off+c.n : c.off+c.n], nil
 }
@@ -261,6 +271,14 @@ func (b *Backend) alloc(dt kernels.DType, n int, zero bool) (kernels.Buffer, err
 	default:
 		return nil, fmt.Errorf("cpu: alloc of %v: %w", dt, kernels.ErrDType)
 	}
+	st := b.take(dt, n, zero)
+	b.count(int64(n) * int64(dt.Size()))
+	return &Buffer{owner: b, st: st, dt: dt, n: n}, nil
+}
+
+// take returns the memory of n elements of dt: cached (zeroed when zero)
+// or new.
+func (b *Backend) take(dt kernels.DType, n int, zero bool) *storage {
 	st := b.reuse(dt, n, zero)
 	if st == nil {
 		st = &storage{}
@@ -273,7 +291,11 @@ func (b *Backend) alloc(dt kernels.DType, n int, zero bool) (kernels.Buffer, err
 			poison(st)
 		}
 	}
-	bytes := int64(n) * int64(dt.Size())
+	return st
+}
+
+// count adds bytes to the bytes in use and raises the peak.
+func (b *Backend) count(bytes int64) {
 	use := b.inUse.Add(bytes)
 	for {
 		p := b.peak.Load()
@@ -281,8 +303,47 @@ func (b *Backend) alloc(dt kernels.DType, n int, zero bool) (kernels.Buffer, err
 			break
 		}
 	}
-	return &Buffer{owner: b, st: st, dt: dt, n: n}, nil
 }
+
+// discardMin is the smallest buffer (in elements) whose memory Discard
+// gives back; smaller ones are zeroed in place (the cache keeps nothing
+// below cacheMin either).
+const discardMin = cacheMin
+
+// Discard gives the memory of a whole buffer back to the backend (to the
+// cache of freed memory) and leaves the buffer reading as zeros: its next
+// use takes memory again, zeroed (kernels.Discarder). Buffers under 16 Ki
+// elements are zeroed in place instead. Mem's InUse drops by the buffer's
+// bytes until then.
+func (b *Backend) Discard(x kernels.Buffer) error {
+	if err := b.own(x); err != nil {
+		return fmt.Errorf("cpu: discard: %w", err)
+	}
+	c := x.(*Buffer)
+	switch {
+	case c.view:
+		return errors.New("cpu: discard of a view; discard the buffer it was cut from")
+	case c.st.discarded:
+		return nil
+	case c.n < discardMin:
+		clear(c.st.f)
+		clear(c.st.i)
+		return nil
+	}
+	b.keep(c.dt, c.n, c.st.f, c.st.i)
+	c.st.f, c.st.i, c.st.discarded, c.st.n = nil, nil, true, c.n
+	b.inUse.Add(-int64(c.n) * int64(c.dt.Size()))
+	return nil
+}
+
+// restore gives a discarded storage of dt zeroed memory again.
+func (b *Backend) restore(st *storage, dt kernels.DType) {
+	m := b.take(dt, st.n, true)
+	st.f, st.i, st.discarded = m.f, m.i, false
+	b.count(int64(st.n) * int64(dt.Size()))
+}
+
+var _ kernels.Discarder = (*Backend)(nil)
 
 // poisonUninit makes AllocUninit fill its buffers with NaN (tests).
 var poisonUninit atomic.Bool
@@ -316,6 +377,9 @@ func (b *Backend) Free(x kernels.Buffer) error {
 		return errors.New("cpu: free of a view; free the buffer it was cut from")
 	}
 	c.st.freed = true
+	if c.st.discarded {
+		return nil // its memory and bytes in use went back at Discard
+	}
 	b.keep(c.dt, c.n, c.st.f, c.st.i)
 	c.st.f, c.st.i = nil, nil
 	b.inUse.Add(-int64(c.n) * int64(c.dt.Size()))
@@ -416,6 +480,9 @@ func (b *Backend) Copy(dst, src kernels.Buffer) error {
 
 // Fill sets every element of dst to v.
 func (b *Backend) Fill(dst kernels.Buffer, v float32) error {
+	if c, ok := dst.(*Buffer); ok && c != nil && c.st.discarded && v == 0 && !math.Signbit(float64(v)) && b.own(dst) == nil && c.dt == kernels.Float32 {
+		return nil // it reads as zeros already
+	}
 	d, err := b.f32(dst)
 	if err != nil {
 		return fmt.Errorf("cpu: fill: %w", err)

@@ -203,6 +203,10 @@ func (f *flopCounter) AllocUninit(dt kernels.DType, n int) (kernels.Buffer, erro
 	return kernels.AllocUninit(f.Backend, dt, n)
 }
 
+// Discard keeps the backend's discarding of gradients (the fused
+// optimizer step) visible through the wrapper.
+func (f *flopCounter) Discard(x kernels.Buffer) error { return kernels.Discard(f.Backend, x) }
+
 // InPlaceHeads keeps the backend's attention layout visible through the
 // wrapper.
 func (f *flopCounter) InPlaceHeads() bool { return kernels.HeadsInPlace(f.Backend) }

@@ -95,6 +95,7 @@ func (ps *Pass) Backward() error {
 		ps.ffnBackward(e, sc, ps.decFFN[i], dh)
 		ps.attnBackward(e, sc, ps.crossAttn[i], dh, dEnc, nil)
 		ps.attnBackward(e, sc, ps.decAttn[i], dh, nil, decBiasG)
+		ps.finishBlock(e, &m.dec[i])
 	}
 	ps.relBiasBackward(e, sc, m.decRel, decBiasG, ps.decBuckets, T)
 	if m.shared.G != nil {
@@ -115,6 +116,7 @@ func (ps *Pass) Backward() error {
 	for i := len(m.enc) - 1; i >= 0 && needEnc[i]; i-- {
 		ps.ffnBackward(e, sc, ps.encFFN[i], dhe)
 		ps.attnBackward(e, sc, ps.encAttn[i], dhe, nil, encBiasG)
+		ps.finishBlock(e, &m.enc[i])
 	}
 	ps.relBiasBackward(e, sc, m.encRel, encBiasG, ps.encBuckets, S)
 	if m.shared.G != nil || m.prompt != nil {
@@ -125,6 +127,28 @@ func (ps *Pass) Backward() error {
 		e.do(be.EmbeddingBackward(m.shared.G, dhe, ps.inputIDs, D))
 	}
 	return e.err
+}
+
+// finishBlock calls ps.blockDone for a block whose backward is done.
+func (ps *Pass) finishBlock(e *errs, b *blockParams) {
+	if ps.blockDone != nil && e.err == nil {
+		e.do(ps.blockDone(b))
+	}
+}
+
+// params lists the block's own tensors: its sub-layers' weights and
+// norms (not the position bias of block 0, which every block feeds, nor
+// the tensors of hooks and biases added to the model).
+func (b *blockParams) params() []*Param {
+	ps := []*Param{b.self.q, b.self.k, b.self.v, b.self.o, b.self.ln}
+	if c := b.cross; c != nil {
+		ps = append(ps, c.q, c.k, c.v, c.o, c.ln)
+	}
+	ps = append(ps, b.ffn.wi, b.ffn.wo, b.ffn.ln)
+	if b.ffn.wi1 != nil {
+		ps = append(ps, b.ffn.wi1)
+	}
+	return ps
 }
 
 // needBelow returns, for each of n blocks under prefix, whether block i or

@@ -26,6 +26,7 @@
 //	m.Freeze(isBase, true)              // PEFT: frozen tensors get no gradient
 //	tr, err := t5.NewTrainer(m, t5.TrainConfig{LR: 1e-3, WeightDecay: 0.01})
 //	res, err := tr.Step([]t5.Batch{b1, b2})   // accumulate, clip, AdamW
+//	// (one batch without clipping: each block updated during the backward)
 //	// or tr.Backward(batches), inspect res.Loss, then tr.Update();
 //	// tr.State() / tr.SetState(st) save and restore the step count and
 //	// moments for an exact resume
@@ -34,7 +35,9 @@
 // # Memory
 //
 // With N parameters (N_t of them trainable), a training step holds, in
-// float32: the weights (4·N bytes), the gradients (4·N_t), the AdamW moments
+// float32: the weights (4·N bytes), the gradients (4·N_t; with the fused
+// Step of one batch without clipping only the shared embedding's and one
+// block's at a time, see TrainConfig.SeparateUpdate), the AdamW moments
 // (8·N_t, from the first step), and the activations of one pass. For rows
 // n = B·len of a sub-layer, the activations kept for the backward are, in
 // elements: per self-attention sub-layer the output residual stream, the

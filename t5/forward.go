@@ -191,7 +191,11 @@ type Pass struct {
 	decY             kernels.Buffer // final decoder states (rescaled when tied)
 	dLogits          kernels.Buffer
 
-	hooks                    []HookState    // states of the sub-layer hook, released by Release
+	hooks []HookState // states of the sub-layer hook, released by Release
+	// blockDone, when set, is called by Backward after each block's
+	// backward, when the gradients of the block's own tensors are
+	// complete (the fused optimizer step of Trainer.Step).
+	blockDone                func(*blockParams) error
 	tmp                      kernels.Buffer // forward scratch shared by the layers
 	tmp2                     kernels.Buffer // a second one: inputs only frozen products read
 	infer                    bool           // no backward: free activations layer by layer

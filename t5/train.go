@@ -24,6 +24,14 @@ type TrainConfig struct {
 	// MaxGradNorm clips the global gradient norm as
 	// torch.nn.utils.clip_grad_norm_; 0 disables clipping.
 	MaxGradNorm float64
+	// SeparateUpdate makes Step always run Backward and then Update.
+	// Without it, a Step of one micro-batch without clipping (and without a
+	// Reparam) updates each parameter as soon as its gradient is complete,
+	// during the backward pass, and discards the gradient at once (see
+	// kernels.Discarder): the same updates, but the gradients of the whole
+	// model never exist together, which for full fine-tuning is one copy of
+	// the model less at the peak.
+	SeparateUpdate bool
 }
 
 // Trainer runs optimizer steps on a model's trainable parameters: those
@@ -90,13 +98,92 @@ type StepResult struct {
 // Step accumulates the gradients of the micro-batches (their mean loss, as
 // a Hugging Face Trainer with gradient_accumulation_steps = len(micro)),
 // clips the global norm and takes one AdamW step. It is Backward followed
-// by Update.
+// by Update, or, for one micro-batch without clipping or Reparam (unless
+// TrainConfig.SeparateUpdate), the fused form of the two: each block's
+// tensors take their AdamW step as soon as the block's backward is done,
+// the rest at the end, and every gradient is discarded after its update,
+// so the G buffers read as zeros after such a Step. Should the backend fail
+// partway through a fused Step, some parameters may have been updated and
+// others not, and the step is not counted.
 func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
+	if len(micro) == 1 && tr.cfg.MaxGradNorm == 0 && tr.m.reparam == nil && !tr.cfg.SeparateUpdate {
+		return tr.fusedStep(micro[0])
+	}
 	res, err := tr.Backward(micro)
 	if err != nil {
 		return res, err
 	}
 	return res, tr.Update()
+}
+
+// fusedStep is Step of one batch without clipping, with each parameter
+// updated as soon as its gradient is complete and the gradient discarded.
+func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
+	tr.pending = false
+	m, be := tr.m, tr.m.Backend
+	if err := m.ZeroGrad(); err != nil {
+		return StepResult{}, err
+	}
+	if err := be.Fill(tr.sq, 0); err != nil {
+		return StepResult{}, err
+	}
+	res := StepResult{LR: tr.LR(tr.step)}
+	step := tr.step + 1
+	done := make(map[*Param]bool, len(m.Params))
+	update := func(p *Param) error {
+		if !trained(p) || done[p] {
+			return nil
+		}
+		done[p] = true
+		if err := be.SumSquares(tr.sq, p.G); err != nil {
+			return err
+		}
+		if err := tr.moments(p); err != nil {
+			return err
+		}
+		if err := be.AdamW(kernels.AdamWParams{Param: p.W, Grad: p.G, M: p.M, V: p.V,
+			LR: float32(res.LR), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
+			Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: step}); err != nil {
+			return fmt.Errorf("t5: AdamW step of %s: %w", p.Name, err)
+		}
+		return kernels.Discard(be, p.G)
+	}
+	if b.DropoutSeed != 0 {
+		m.dropSeed, m.dropOffset = b.DropoutSeed, 0
+	}
+	ps, err := m.forward(b, true, false)
+	if err != nil {
+		return res, err
+	}
+	ps.blockDone = func(bp *blockParams) error {
+		for _, p := range bp.params() {
+			if err := update(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err = ps.Backward()
+	res.Loss = ps.Loss
+	if rerr := ps.Release(); err == nil {
+		err = rerr
+	}
+	for _, p := range m.Params {
+		if err != nil {
+			break
+		}
+		err = update(p)
+	}
+	if err != nil {
+		return res, err
+	}
+	var sq [1]float32
+	if err := be.Download(sq[:], tr.sq); err != nil {
+		return res, err
+	}
+	res.GradNorm = math.Sqrt(float64(sq[0]))
+	tr.step = step
+	return res, be.Sync()
 }
 
 // Backward is the first half of Step: it runs the forward and backward

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compacter-go/compacter/kernels"
 	"github.com/compacter-go/compacter/kernels/kerneltest"
 )
 
@@ -140,7 +141,7 @@ func testFrozen(t *testing.T, trainable string) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if _, err := tr.Step([]Batch{batch}); err != nil {
+	if _, err := tr.Backward([]Batch{batch}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range m.Params {
@@ -368,5 +369,124 @@ func TestUnfrozenAfterForward(t *testing.T) {
 	err = ps.Backward()
 	if err == nil || !strings.Contains(err.Error(), "made trainable after the forward") {
 		t.Fatalf("Backward = %v, want the made-trainable error", err)
+	}
+}
+
+// The fused Step (one batch, no clipping: each block updated as soon as
+// its backward is done, gradients discarded) takes exactly the steps of
+// Backward then Update, with dropout, weight decay, a schedule and part of
+// the model frozen, and leaves the gradients reading zero.
+func TestFusedStepMatchesSeparate(t *testing.T) {
+	for _, c := range refCases {
+		for _, frozen := range []string{"", "encoder.block.0.", "decoder."} {
+			t.Run(c+"/frozen="+frozen, func(t *testing.T) {
+				cfg := TrainConfig{LR: 1e-2, WeightDecay: 0.01, WarmupSteps: 1, TotalSteps: 6}
+				run := func(separate bool) (*Model, []StepResult) {
+					be := openBackend(t, "cpu")
+					m, batch, _ := loadRef(t, be, c)
+					if frozen != "" {
+						if err := m.Freeze(func(n string) bool { return strings.HasPrefix(n, frozen) }, true); err != nil {
+							t.Fatal(err)
+						}
+					}
+					m.SetTraining(true, 7)
+					cfg.SeparateUpdate = separate
+					tr, err := NewTrainer(m, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { tr.Close() })
+					var res []StepResult
+					for range 3 {
+						r, err := tr.Step([]Batch{batch})
+						if err != nil {
+							t.Fatal(err)
+						}
+						res = append(res, r)
+					}
+					if tr.Steps() != 3 {
+						t.Fatalf("Steps() = %d, want 3", tr.Steps())
+					}
+					return m, res
+				}
+				ms, rs := run(true)
+				mf, rf := run(false)
+				for i := range rs {
+					if rs[i].Loss != rf[i].Loss || rs[i].LR != rf[i].LR {
+						t.Errorf("step %d: fused loss %v LR %v, separate %v %v", i+1, rf[i].Loss, rf[i].LR, rs[i].Loss, rs[i].LR)
+					}
+					if d := math.Abs(rs[i].GradNorm - rf[i].GradNorm); !(d <= 1e-6*rs[i].GradNorm) {
+						t.Errorf("step %d: fused gradient norm %v, separate %v", i+1, rf[i].GradNorm, rs[i].GradNorm)
+					}
+				}
+				for j, p := range ms.Params {
+					q := mf.Params[j]
+					for _, pair := range [][2]kernels.Buffer{{p.W, q.W}, {p.M, q.M}, {p.V, q.V}} {
+						if pair[0] == nil || pair[1] == nil {
+							if (pair[0] == nil) != (pair[1] == nil) {
+								t.Fatalf("%s: optimizer state in one run only", p.Name)
+							}
+							continue
+						}
+						a, b := kerneltest.Download(t, ms.Backend, pair[0]), kerneltest.Download(t, mf.Backend, pair[1])
+						for i := range a {
+							if a[i] != b[i] {
+								t.Fatalf("%s[%d]: fused %v, separate %v", p.Name, i, b[i], a[i])
+							}
+						}
+					}
+					if q.G != nil && kerneltest.MaxAbs(kerneltest.Download(t, mf.Backend, q.G)) != 0 {
+						t.Errorf("%s: gradient not zero after a fused Step", q.Name)
+					}
+				}
+			})
+		}
+	}
+}
+
+// A fused Step of full fine-tuning never holds every gradient at once: its
+// backend peak is below that of Backward then Update by most of the
+// gradients' bytes.
+func TestFusedStepPeakMemory(t *testing.T) {
+	cfg, err := Preset("t5-small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.VocabSize, cfg.DModel, cfg.DFF, cfg.NumHeads, cfg.DKV, cfg.NumLayers, cfg.NumDecoderLayers = 512, 128, 512, 2, 64, 4, 4
+	peak := func(separate bool) (peak, grads int64) {
+		be := openBackend(t, "cpu")
+		m, err := New(cfg, be)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if err := m.InitWeights(1); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m.Params {
+			grads += 4 * int64(p.Len())
+		}
+		tr, err := NewTrainer(m, TrainConfig{LR: 1e-3, SeparateUpdate: separate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		batch := benchBatch(cfg, 2, 16, 8)
+		for range 2 { // the second step: the moments exist
+			if _, err := tr.Step([]Batch{batch}); err != nil {
+				t.Fatal(err)
+			}
+			be.ResetPeak()
+		}
+		if _, err := tr.Step([]Batch{batch}); err != nil {
+			t.Fatal(err)
+		}
+		return be.Mem().Peak, grads
+	}
+	sep, grads := peak(true)
+	fused, _ := peak(false)
+	t.Logf("backend peak: separate %d KiB, fused %d KiB (gradients %d KiB)", sep>>10, fused>>10, grads>>10)
+	if fused > sep-grads/2 {
+		t.Errorf("fused peak %d bytes, want at most %d (separate %d less half the gradients' %d)", fused, sep-grads/2, sep, grads)
 	}
 }

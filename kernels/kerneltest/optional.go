@@ -92,3 +92,59 @@ func testAllocUninit(h *harness) {
 	}
 	h.wantErr("AllocUninit(-1)", kernels.ErrShape, func() error { _, err := u.AllocUninit(kernels.Float32, -1); return err })
 }
+
+func testDiscard(h *harness) {
+	d, ok := h.b.(kernels.Discarder)
+	if !ok {
+		h.t.Skip("no kernels.Discarder (optional)")
+	}
+	for _, n := range []int{1, 1000, 1 << 16, 1 << 20} {
+		b, err := h.b.Alloc(kernels.Float32, n)
+		h.must(err)
+		h.must(h.b.Upload(b, h.randn(n, 1)))
+		held := h.b.Mem().InUse
+		h.must(d.Discard(b))
+		h.must(d.Discard(b)) // twice is once
+		if got := h.b.Mem().InUse; got > held {
+			h.t.Errorf("Discard(%d): InUse grew from %d to %d bytes", n, held, got)
+		}
+		h.must(h.b.Fill(b, 0))
+		low := h.b.Mem().InUse
+		if low > held {
+			h.t.Errorf("Discard(%d) then Fill 0: InUse %d, above %d before", n, low, held)
+		}
+		h.exact("Discard reads zeros", h.get(b), make([]float64, n))
+		// The next write takes memory again and sees zeros elsewhere.
+		y := h.randn(n, 1)
+		h.must(d.Discard(b))
+		h.must(h.b.Binary(kernels.Add, b, b, h.in(y)))
+		h.exact("Add into a discarded buffer", h.get(b), F64(y))
+		h.must(d.Discard(b))
+		if n > 2 {
+			half := h.randn(n/2, 1)
+			h.must(h.b.Upload(b.Slice(1, n/2), half))
+			want := make([]float64, n)
+			for i, v := range half {
+				want[1+i] = float64(v)
+			}
+			h.exact("Upload into a view of a discarded buffer", h.get(b), want)
+		}
+		h.must(h.b.Fill(b, 1)) // in use again
+		pre := h.b.Mem().InUse
+		h.must(d.Discard(b))
+		h.must(h.b.Free(b))
+		if got, want := h.b.Mem().InUse, pre-int64(4*n); got != want {
+			h.t.Errorf("Discard(%d) then Free: InUse %d, want %d", n, got, want)
+		}
+	}
+	b, err := h.b.Alloc(kernels.Float32, 64)
+	h.must(err)
+	if err := d.Discard(b.Slice(1, 8)); err == nil {
+		h.t.Error("Discard of a view: no error")
+	}
+	h.must(h.b.Free(b))
+	if err := d.Discard(b); err == nil {
+		h.t.Error("Discard of a freed buffer: no error")
+	}
+	h.wantErr("Discard of a foreign buffer", kernels.ErrBackend, func() error { return d.Discard(h.foreign(kernels.Float32, 4)) })
+}

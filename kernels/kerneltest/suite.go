@@ -43,7 +43,7 @@ func tolSum(n int) float64 { return math.Max(TolReduce, 1e-6*math.Sqrt(float64(n
 // Run runs the conformance suite: one subtest per Backend operation (named
 // after it, so that -run 'Conformance/Gemm' selects one), plus Memory
 // (Alloc, Free, Mem, ResetPeak, Slice) and Transfer (Upload, Download, Copy,
-// Fill), and the optional interfaces (SignMask, AllocUninit: skipped where
+// Fill), and the optional interfaces (SignMask, AllocUninit, Discard: skipped where
 // the backend lacks them). Each calls open for a fresh backend (and again when it needs a
 // second instance, for ErrBackend), and Run closes every backend it opens.
 //
@@ -97,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) kernels.Backend) {
 		{"PHMBackward", testPHMBackward},
 		{"SignMask", testSignMask},
 		{"AllocUninit", testAllocUninit},
+		{"Discard", testDiscard},
 	}
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) { eachMode(t, open, op.fn) })
