@@ -109,7 +109,8 @@ type Options struct {
 	// of every method's trainer (default DefaultMaxGradNorm, the paper's
 	// and the Hugging Face Trainer's; 0 turns clipping off, as in the
 	// official code's step benchmark, which times forward, backward and
-	// AdamW only).
+	// AdamW only; the step is then t5.Trainer's fused one, which holds one
+	// block's gradients at a time).
 	MaxGradNorm *float64
 	// Steps is the number of timed steps per method, after one warm-up.
 	Steps int

@@ -89,7 +89,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 		f.opts.Dropout = &x
 		return nil
 	})
-	fs.Func("max-grad-norm", "clip the global gradient norm at `norm` (default 1, the paper's; 0: no clipping, as the official code's step benchmark times it)", func(v string) error {
+	fs.Func("max-grad-norm", "clip the global gradient norm at `norm` (default 1, the paper's; 0: no clipping, as the official code's step benchmark times it; then each step updates every block during its backward and never holds all gradients, see t5.TrainConfig.SeparateUpdate)", func(v string) error {
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(x >= 0) || math.IsInf(x, 1) {
 			return fmt.Errorf("want a norm ≥ 0, got %q", v)
