@@ -1,6 +1,7 @@
 package kerneltest
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/compacter-go/compacter/kernels"
@@ -135,6 +136,25 @@ func testDiscard(h *harness) {
 		h.must(h.b.Free(b))
 		if got, want := h.b.Mem().InUse, pre-int64(4*n); got != want {
 			h.t.Errorf("Discard(%d) then Free: InUse %d, want %d", n, got, want)
+		}
+	}
+	// A product accumulating into a discarded C (a gradient's first
+	// contribution) sees zeros, whatever its β.
+	const m, n, k = 37, 300, 70 // C of 11100 elements, and 1 << 16 below
+	for _, sz := range [][3]int{{m, n, k}, {256, 256, 9}} {
+		a, bm := h.in(h.randn(sz[0]*sz[2], 1)), h.in(h.randn(sz[2]*sz[1], 1))
+		for _, beta := range []float32{1, 0.5, 0} {
+			want, err := h.b.Alloc(kernels.Float32, sz[0]*sz[1])
+			h.must(err)
+			h.must(h.b.Gemm(kernels.GemmParams{M: sz[0], N: sz[1], K: sz[2], Alpha: 1, Beta: beta, A: a, B: bm, C: want}))
+			c, err := h.b.Alloc(kernels.Float32, sz[0]*sz[1])
+			h.must(err)
+			h.must(h.b.Upload(c, h.randn(sz[0]*sz[1], 1)))
+			h.must(d.Discard(c))
+			h.must(h.b.Gemm(kernels.GemmParams{M: sz[0], N: sz[1], K: sz[2], Alpha: 1, Beta: beta, A: a, B: bm, C: c}))
+			h.exact(fmt.Sprintf("Gemm %v β=%v into a discarded C", sz, beta), h.get(c), F64(h.get(want)))
+			h.must(h.b.Free(c))
+			h.must(h.b.Free(want))
 		}
 	}
 	b, err := h.b.Alloc(kernels.Float32, 64)
