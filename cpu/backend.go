@@ -284,6 +284,7 @@ func (b *Backend) take(dt kernels.DType, n int, zero bool) *storage {
 		st = &storage{}
 		if dt == kernels.Float32 {
 			st.f = make([]float32, n)
+			adviseHuge(st.f)
 		} else {
 			st.i = make([]int32, n)
 		}
