@@ -306,11 +306,6 @@ func (b *Backend) count(bytes int64) {
 	}
 }
 
-// discardMin is the smallest buffer (in elements) whose memory Discard
-// gives back; smaller ones are zeroed in place (the cache keeps nothing
-// below cacheMin either).
-const discardMin = cacheMin
-
 // Discard gives the memory of a whole buffer back to the backend (to the
 // cache of freed memory) and leaves the buffer reading as zeros: its next
 // use takes memory again, zeroed (kernels.Discarder). Buffers under 16 Ki
@@ -326,7 +321,7 @@ func (b *Backend) Discard(x kernels.Buffer) error {
 		return errors.New("cpu: discard of a view; discard the buffer it was cut from")
 	case c.st.discarded:
 		return nil
-	case c.n < discardMin:
+	case c.n < cacheMin: // the cache would not keep its memory
 		clear(c.st.f)
 		clear(c.st.i)
 		return nil
@@ -481,7 +476,7 @@ func (b *Backend) Copy(dst, src kernels.Buffer) error {
 
 // Fill sets every element of dst to v.
 func (b *Backend) Fill(dst kernels.Buffer, v float32) error {
-	if c, ok := dst.(*Buffer); ok && c != nil && c.st.discarded && v == 0 && !math.Signbit(float64(v)) && b.own(dst) == nil && c.dt == kernels.Float32 {
+	if c, ok := dst.(*Buffer); ok && v == 0 && !math.Signbit(float64(v)) && b.own(dst) == nil && c.st.discarded && c.dt == kernels.Float32 {
 		return nil // it reads as zeros already
 	}
 	d, err := b.f32(dst)

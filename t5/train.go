@@ -138,13 +138,8 @@ func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
 		if err := be.SumSquares(tr.sq, p.G); err != nil {
 			return err
 		}
-		if err := tr.moments(p); err != nil {
+		if err := tr.adamW(p, res.LR, step); err != nil {
 			return err
-		}
-		if err := be.AdamW(kernels.AdamWParams{Param: p.W, Grad: p.G, M: p.M, V: p.V,
-			LR: float32(res.LR), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
-			Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: step}); err != nil {
-			return fmt.Errorf("t5: AdamW step of %s: %w", p.Name, err)
 		}
 		return kernels.Discard(be, p.G)
 	}
@@ -177,11 +172,9 @@ func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	var sq [1]float32
-	if err := be.Download(sq[:], tr.sq); err != nil {
+	if res.GradNorm, err = tr.sqNorm(); err != nil {
 		return res, err
 	}
-	res.GradNorm = math.Sqrt(float64(sq[0]))
 	tr.step = step
 	return res, be.Sync()
 }
@@ -280,12 +273,7 @@ func (tr *Trainer) Update() error {
 				return err
 			}
 		}
-		if err := tr.moments(p); err != nil {
-			return err
-		}
-		if err := be.AdamW(kernels.AdamWParams{Param: p.W, Grad: p.G, M: p.M, V: p.V,
-			LR: float32(lr), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
-			Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: tr.step}); err != nil {
+		if err := tr.adamW(p, lr, tr.step); err != nil {
 			return err
 		}
 	}
@@ -295,6 +283,20 @@ func (tr *Trainer) Update() error {
 		}
 	}
 	return be.Sync()
+}
+
+// adamW takes optimizer step step (from 1) on p at learning rate lr with
+// the gradient in p.G, allocating p's moments on the first.
+func (tr *Trainer) adamW(p *Param, lr float64, step int) error {
+	if err := tr.moments(p); err != nil {
+		return err
+	}
+	if err := tr.m.Backend.AdamW(kernels.AdamWParams{Param: p.W, Grad: p.G, M: p.M, V: p.V,
+		LR: float32(lr), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
+		Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: step}); err != nil {
+		return fmt.Errorf("t5: AdamW step of %s: %w", p.Name, err)
+	}
+	return nil
 }
 
 // trained reports whether the Trainer updates p.
@@ -421,8 +423,13 @@ func (tr *Trainer) GradNorm() (float64, error) {
 			}
 		}
 	}
+	return tr.sqNorm()
+}
+
+// sqNorm is the square root of the sum of squares in tr.sq.
+func (tr *Trainer) sqNorm() (float64, error) {
 	var s [1]float32
-	if err := be.Download(s[:], tr.sq); err != nil {
+	if err := tr.m.Backend.Download(s[:], tr.sq); err != nil {
 		return 0, err
 	}
 	return math.Sqrt(float64(s[0])), nil
