@@ -185,7 +185,7 @@ type scratch struct {
 	d2, d3           kernels.Buffer // [rows, inner], or as d1 when the FFN is gated
 	d4               kernels.Buffer // [rows, inner]
 	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]; nil when the heads are read in place
-	dp               kernels.Buffer // [B, H, tq, tk]
+	dp               kernels.Buffer // [B, H, tq, tk], or three [B, tq, tk] when inPlace
 }
 
 func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
@@ -201,7 +201,7 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 	sc := &scratch{
 		dxn: alloc(rows * cfg.DModel), dx: alloc(rows * cfg.DModel), dout: alloc(rows * cfg.DModel),
 		d1: alloc(rows * w), d2: alloc(rows * w2), d3: alloc(rows * w2), d4: alloc(rows * inner),
-		dp: alloc(B * cfg.NumHeads * max(S, T) * max(S, T)),
+		dp: alloc(B * max(cfg.NumHeads, 3) * max(S, T) * max(S, T)),
 	}
 	if !kernels.HeadsInPlace(ps.m.Backend) {
 		sc.dq, sc.dk, sc.dv, sc.dctx = alloc(rows*inner), alloc(rows*inner), alloc(rows*inner), alloc(rows*inner)
@@ -301,28 +301,42 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 	dout = ps.hookBackward(e, sc, a.hook, dout, dh, nq)
 	dctxM := sc.d1.Slice(0, nq*inner)
 	linearBackward(e, be, w.o, dout, a.ctx, dctxM, nq, inner, D, 0)
-	dp := sc.dp.Slice(0, B*H*tq*tk)
-	probs := a.p
-	if a.pd != nil {
-		probs = a.pd
-	}
 	dQ, dK, dV := sc.d2.Slice(0, nq*inner), sc.d3.Slice(0, nk*inner), sc.d4.Slice(0, nk*inner)
 	if a.inPlace {
 		// The heads in place: dctx, q, k, v, dQ, dK and dV are all
-		// [rows, inner], head h in columns h·d_kv….
+		// [rows, inner], head h in columns h·d_kv…. One head at a time,
+		// its probabilities recomputed (the forward did not keep them):
+		// p, dP and the dropped-out p of a head, [B, tq, tk] each, stay in
+		// cache through the head's products.
+		n := B * tq * tk
+		p, dp, pd := sc.dp.Slice(0, n), sc.dp.Slice(n, n), sc.dp.Slice(2*n, n)
+		probs := p
+		if ps.drop == 0 {
+			pd = nil
+		} else {
+			probs = pd
+		}
 		dctx := ps.rowHeads(dctxM, tq)
-		ps.headGemm(e, false, true, tq, tk, dk, dctx, ps.rowHeads(a.v, tk), ps.headBlocks(dp, tq, tk))
-		if a.pd != nil {
-			ps.undrop(e, dp, a.offP)
+		for h := 0; h < H && e.err == nil; h++ {
+			ps.headProbs(e, a, h, p, pd)
+			ps.headGemm1(e, h, false, true, tq, tk, dk, dctx, ps.rowHeads(a.v, tk), ps.oneHead(dp, tq, tk))
+			if pd != nil {
+				ps.headDrop(e, a, h, dp)
+			}
+			ps.headGemm1(e, h, true, false, tk, dk, tq, ps.oneHead(probs, tq, tk), dctx, ps.rowHeads(dV, tk))
+			e.do(be.SoftmaxBackward(dp, dp, p, B*tq, tk))
+			if a.relBias && biasG != nil {
+				e.do(be.SumRows(biasG.Slice(h*tq*tk, tq*tk), dp, B, tq*tk, 1))
+			}
+			ps.headGemm1(e, h, false, false, tq, dk, tk, ps.oneHead(dp, tq, tk), ps.rowHeads(a.k, tk), ps.rowHeads(dQ, tq))
+			ps.headGemm1(e, h, true, false, tk, dk, tq, ps.oneHead(dp, tq, tk), ps.rowHeads(a.q, tq), ps.rowHeads(dK, tk))
 		}
-		ps.headGemm(e, true, false, tk, dk, tq, ps.headBlocks(probs, tq, tk), dctx, ps.rowHeads(dV, tk))
-		e.do(be.SoftmaxBackward(dp, dp, a.p, B*H*tq, tk))
-		if a.relBias && biasG != nil {
-			e.do(be.SumRows(biasG, dp, B, H*tq*tk, 1))
-		}
-		ps.headGemm(e, false, false, tq, dk, tk, ps.headBlocks(dp, tq, tk), ps.rowHeads(a.k, tk), ps.rowHeads(dQ, tq))
-		ps.headGemm(e, true, false, tk, dk, tq, ps.headBlocks(dp, tq, tk), ps.rowHeads(a.q, tq), ps.rowHeads(dK, tk))
 	} else {
+		dp := sc.dp.Slice(0, B*H*tq*tk)
+		probs := a.p
+		if a.pd != nil {
+			probs = a.pd
+		}
 		dctx := sc.dctx.Slice(0, nq*inner)
 		e.do(be.Permute(dctx, dctxM, [4]int{B, tq, H, dk}, split))
 		// dP = dctx·vᵀ, dv = Pᵀ·dctx.

@@ -137,8 +137,10 @@ type attnAct struct {
 	xn, rstd kernels.Buffer
 	q, k, v  kernels.Buffer // heads layout [B, H, len, d_kv]; [B·len, inner] when inPlace
 	inPlace  bool           // heads read in place (kernels.HeadsInPlace), no permuted copies
-	p        kernels.Buffer // probabilities [B, H, tq, tk]
-	pd       kernels.Buffer // probabilities after dropout (nil without dropout)
+	p        kernels.Buffer // probabilities [B, H, tq, tk]; nil when inPlace (recomputed per head)
+	pd       kernels.Buffer // probabilities after dropout (nil without dropout or when inPlace)
+	masks    []kernels.AdditiveMask
+	causal   bool
 	offP     uint64         // dropout offsets of the probabilities
 	offOut   uint64         // and of the sub-layer output
 	ctx      kernels.Buffer // merged context [B·tq, inner]
@@ -217,6 +219,18 @@ func (ps *Pass) dropout(e *errs, buf kernels.Buffer) uint64 {
 	off := m.dropOffset
 	m.dropOffset += uint64(buf.Len())
 	e.do(m.Backend.Dropout(buf, buf, ps.drop, m.dropSeed, off))
+	return off
+}
+
+// reserveDropout returns the counter offset of n elements of dropout
+// applied piecewise later (ps.headDrop), as dropout would have used for one
+// buffer of n elements (0 when dropout is off).
+func (ps *Pass) reserveDropout(n int) uint64 {
+	if ps.drop == 0 {
+		return 0
+	}
+	off := ps.m.dropOffset
+	ps.m.dropOffset += uint64(n)
 	return off
 }
 
@@ -604,8 +618,11 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	}
 	a.rstd = ps.actOut(e, nq)
 	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
-	a.p = ps.actOut(e, B*H*tq*tk)
 	a.inPlace = kernels.HeadsInPlace(be)
+	a.masks, a.causal = masks, causal
+	if !a.inPlace {
+		a.p = ps.actOut(e, B*H*tq*tk)
+	}
 	var tmp kernels.Buffer
 	if !a.inPlace {
 		tmp = ps.temp(e, max(nq, nk)*inner)
@@ -629,8 +646,17 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		addBias(e, be, w.k, a.k, nk)
 		e.do(linear(be, a.v, src, w.v.W, nk, D, inner))
 		addBias(e, be, w.v, a.v, nk)
-		// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
-		ps.headGemm(e, false, true, tq, tk, dk, ps.rowHeads(a.q, tq), ps.rowHeads(a.k, tk), ps.headBlocks(a.p, tq, tk))
+		// xn is dead: the context may take its scratch.
+		ctx, a.ctx = ps.keepOrTemp(e, nq*inner, w.o)
+		// One head at a time: its probabilities [B, tq, tk] stay in
+		// cache from the scores to the context, and are not kept (the
+		// backward recomputes them from q and k).
+		a.offP = ps.reserveDropout(B * H * tq * tk)
+		ph := ps.temp(e, B*tq*tk)
+		for h := 0; h < H && e.err == nil; h++ {
+			ps.headProbs(e, a, h, ph, nil)
+			ps.headGemm1(e, h, false, false, tq, dk, tk, ps.oneHead(ph, tq, tk), ps.rowHeads(a.v, tk), ps.rowHeads(ctx, tq))
+		}
 	} else {
 		tq4 := [4]int{B, tq, H, dk}
 		tk4 := [4]int{B, tk, H, dk}
@@ -649,26 +675,16 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		// scores = q·kᵀ (no 1/√d scaling), softmax with masks.
 		e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq, N: tk, K: dk, Alpha: 1, A: a.q, B: a.k, C: a.p,
 			Batch: B * H, StrideA: tq * dk, StrideB: tk * dk, StrideC: tq * tk}))
-	}
-	e.do(be.Softmax(kernels.SoftmaxParams{X: a.p, Y: a.p, Batch: B, Heads: H, Rows: tq, Cols: tk, Masks: masks, Causal: causal}))
-	probs := a.p
-	if ps.drop != 0 {
-		a.pd = ps.actOut(e, B*H*tq*tk)
-		if e.err == nil {
-			e.do(be.Copy(a.pd, a.p))
+		e.do(be.Softmax(kernels.SoftmaxParams{X: a.p, Y: a.p, Batch: B, Heads: H, Rows: tq, Cols: tk, Masks: masks, Causal: causal}))
+		probs := a.p
+		if ps.drop != 0 {
+			a.pd = ps.actOut(e, B*H*tq*tk)
+			if e.err == nil {
+				e.do(be.Copy(a.pd, a.p))
+			}
+			a.offP = ps.dropout(e, a.pd)
+			probs = a.pd
 		}
-		a.offP = ps.dropout(e, a.pd)
-		probs = a.pd
-	}
-	if a.inPlace {
-		// xn is dead: the context may take its scratch.
-		ctx, a.ctx = ps.keepOrTemp(e, nq*inner, w.o)
-		if e.err != nil {
-			return a, nil
-		}
-		ps.headGemm(e, false, false, tq, dk, tk, ps.headBlocks(probs, tq, tk), ps.rowHeads(a.v, tk), ps.rowHeads(ctx, tq))
-	} else {
-		tq1 := tmp.Slice(0, nq*inner)
 		e.do(be.Gemm(kernels.GemmParams{M: tq, N: dk, K: tk, Alpha: 1, A: probs, B: a.v, C: tq1,
 			Batch: B * H, StrideA: tq * tk, StrideB: tk * dk, StrideC: tq * dk}))
 		// xn is dead: the context may take its scratch.
@@ -720,6 +736,63 @@ func (ps *Pass) headGemm(e *errs, transA, transB bool, m, n, k int, a, b, c head
 		e.do(ps.m.Backend.Gemm(kernels.GemmParams{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: 1,
 			A: view(a, h), B: view(b, h), C: view(c, h), LDA: a.ld, LDB: b.ld, LDC: c.ld,
 			Batch: ps.batch.B, StrideA: a.stride, StrideB: b.stride, StrideC: c.stride}))
+	}
+}
+
+// headGemm1 is headGemm for head h alone.
+func (ps *Pass) headGemm1(e *errs, h int, transA, transB bool, m, n, k int, a, b, c headOperand) {
+	if e.err != nil {
+		return
+	}
+	view := func(o headOperand) kernels.Buffer {
+		off := h * o.head
+		return o.buf.Slice(off, o.buf.Len()-off)
+	}
+	e.do(ps.m.Backend.Gemm(kernels.GemmParams{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: 1,
+		A: view(a), B: view(b), C: view(c), LDA: a.ld, LDB: b.ld, LDC: c.ld,
+		Batch: ps.batch.B, StrideA: a.stride, StrideB: b.stride, StrideC: c.stride}))
+}
+
+// oneHead views buf, [B, r, c], as the per-head operand of every head:
+// the probabilities of the head at hand.
+func (ps *Pass) oneHead(buf kernels.Buffer, r, c int) headOperand {
+	return headOperand{buf: buf, head: 0, ld: c, stride: r * c}
+}
+
+// headProbs computes the attention probabilities of head h into p, [B, tq,
+// tk]: softmax(q_h·k_hᵀ + masks), then, when the pass drops out, dropout
+// with the head's offsets of the reserved range a.offP, in place, or into
+// pd when pd is not nil (p keeps the probabilities before dropout). The
+// values are those of the [B, H, tq, tk] array of all heads at once.
+func (ps *Pass) headProbs(e *errs, a *attnAct, h int, p, pd kernels.Buffer) {
+	be := ps.m.Backend
+	B, tq, tk := ps.batch.B, a.tq, a.tk
+	ps.headGemm1(e, h, false, true, tq, tk, ps.m.Config.DKV, ps.rowHeads(a.q, tq), ps.rowHeads(a.k, tk), ps.oneHead(p, tq, tk))
+	masks := make([]kernels.AdditiveMask, len(a.masks))
+	for i, m := range a.masks {
+		off := h * m.StrideHead
+		masks[i] = kernels.AdditiveMask{M: m.M.Slice(off, m.M.Len()-off), StrideBatch: m.StrideBatch, StrideRow: m.StrideRow}
+	}
+	e.do(be.Softmax(kernels.SoftmaxParams{X: p, Y: p, Batch: B, Heads: 1, Rows: tq, Cols: tk, Masks: masks, Causal: a.causal}))
+	if ps.drop == 0 || e.err != nil {
+		return
+	}
+	dst := p
+	if pd != nil {
+		e.do(be.Copy(pd, p))
+		dst = pd
+	}
+	ps.headDrop(e, a, h, dst)
+}
+
+// headDrop applies, in place, the dropout mask of head h (offsets from the
+// range a.offP of the [B, H, tq, tk] probabilities) to buf, [B, tq, tk]:
+// the forward's dropout of the probabilities, and its backward.
+func (ps *Pass) headDrop(e *errs, a *attnAct, h int, buf kernels.Buffer) {
+	n, H := a.tq*a.tk, ps.m.Config.NumHeads
+	for b := 0; b < ps.batch.B && e.err == nil; b++ {
+		x := buf.Slice(b*n, n)
+		e.do(ps.m.Backend.Dropout(x, x, ps.drop, ps.m.dropSeed, a.offP+uint64((b*H+h)*n)))
 	}
 }
 
