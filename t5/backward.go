@@ -201,9 +201,13 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 	sc := &scratch{
 		dxn: alloc(rows * cfg.DModel), dx: alloc(rows * cfg.DModel), dout: alloc(rows * cfg.DModel),
 		d1: alloc(rows * w), d2: alloc(rows * w2), d3: alloc(rows * w2), d4: alloc(rows * inner),
-		dp: alloc(B * max(cfg.NumHeads, 3) * max(S, T) * max(S, T)),
 	}
-	if !kernels.HeadsInPlace(ps.m.Backend) {
+	L, H := max(S, T), cfg.NumHeads
+	if kernels.HeadsInPlace(ps.m.Backend) {
+		// Three [B, tq, tk] of one head; relBiasBackward's [H, n, n].
+		sc.dp = alloc(max(3*B, H) * L * L)
+	} else {
+		sc.dp = alloc(B * H * L * L)
 		sc.dq, sc.dk, sc.dv, sc.dctx = alloc(rows*inner), alloc(rows*inner), alloc(rows*inner), alloc(rows*inner)
 	}
 	return sc
