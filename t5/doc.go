@@ -42,14 +42,18 @@
 // n = B·len of a sub-layer, the activations kept for the backward are, in
 // elements: per self-attention sub-layer the output residual stream, the
 // normed input (n·d_model each), q, k, v and the merged context
-// (4·n·inner) and the probabilities (B·heads·len²; twice that with
-// dropout); per cross-attention sub-layer the same with keys of the encoder
-// length; per feed-forward sub-layer the output, the normed input
+// (4·n·inner), and, on backends without kernels.InPlaceHeads, the
+// probabilities (B·heads·len²; twice that with dropout: where the heads are
+// read in place, as on the CPU, attention runs one head at a time and the
+// backward recomputes each head's probabilities from q and k, about 1/6 of
+// the attention products' FLOPs more); per cross-attention sub-layer the
+// same with keys of the encoder length; per feed-forward sub-layer the output, the normed input
 // (n·d_model each) and the pre- and post-activation hidden layers (2·n·d_ff,
 // 4·n·d_ff gated); plus the embeddings, final norms and the logits
 // (B·T·vocab, reused for their gradient by Trainer). The backward's scratch
 // is about n·(3·d_model + 4·max(inner, d_ff) + 4·inner) + B·heads·len²
-// elements. Measured at t5-base, batch 8×128 (see BenchmarkTrainStepT5Base):
+// elements (3·B·len² for the probabilities where the heads are read in
+// place). Measured at t5-base, batch 8×128 (see BenchmarkTrainStepT5Base):
 // weights 850 MiB, gradients 850 MiB, AdamW 1701 MiB, activations and
 // scratch 1816 MiB: a peak of 5.1 GiB.
 package t5
