@@ -452,6 +452,9 @@ func (d *sgemmArgs) packA(dst []float32, i0, i1, pc, kc int) {
 	for i := i0; i < i1; i += sgemmMR {
 		mr := min(sgemmMR, i1-i)
 		pan := dst[(i-i0)*kc : (i-i0)*kc+kc*sgemmMR]
+		if mr < sgemmMR {
+			clear(pan) // the zero padding of rows mr…, in one call
+		}
 		switch {
 		case d.transA && mr == sgemmMR:
 			packA6T(d.simd, pan, a[pc*lda+i:], lda, kc)
@@ -468,11 +471,6 @@ func (d *sgemmArgs) packA(dst []float32, i0, i1, pc, kc int) {
 				for l, v := range a[o : o+kc] {
 					pan[l*sgemmMR+r] = v
 				}
-			}
-		}
-		if mr < sgemmMR {
-			for l := 0; l < kc; l++ {
-				clear(pan[l*sgemmMR+mr : (l+1)*sgemmMR])
 			}
 		}
 	}
