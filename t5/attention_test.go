@@ -28,20 +28,7 @@ func TestAttentionPathsAgree(t *testing.T) {
 						m.Config.DropoutRate = 0.25
 						m.SetTraining(true, 11)
 					}
-					if err := m.ZeroGrad(); err != nil {
-						t.Fatal(err)
-					}
-					ps, err := m.Forward(batch, true)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := ps.Backward(); err != nil {
-						t.Fatal(err)
-					}
-					if err := ps.Release(); err != nil {
-						t.Fatal(err)
-					}
-					return m, ps.Loss
+					return m, gradients(t, m, batch)
 				}
 				be := openBackend(t, "cpu")
 				mIn, lossIn := run(be)

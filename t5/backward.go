@@ -323,17 +323,17 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 		dctx := ps.rowHeads(dctxM, tq)
 		for h := 0; h < H && e.err == nil; h++ {
 			ps.headProbs(e, a, h, p, pd)
-			ps.headGemm1(e, h, false, true, tq, tk, dk, dctx, ps.rowHeads(a.v, tk), ps.oneHead(dp, tq, tk))
+			ps.headGemm(e, h, false, true, tq, tk, dk, dctx, ps.rowHeads(a.v, tk), ps.oneHead(dp, tq, tk))
 			if pd != nil {
 				ps.headDrop(e, a, h, dp)
 			}
-			ps.headGemm1(e, h, true, false, tk, dk, tq, ps.oneHead(probs, tq, tk), dctx, ps.rowHeads(dV, tk))
+			ps.headGemm(e, h, true, false, tk, dk, tq, ps.oneHead(probs, tq, tk), dctx, ps.rowHeads(dV, tk))
 			e.do(be.SoftmaxBackward(dp, dp, p, B*tq, tk))
 			if a.relBias && biasG != nil {
 				e.do(be.SumRows(biasG.Slice(h*tq*tk, tq*tk), dp, B, tq*tk, 1))
 			}
-			ps.headGemm1(e, h, false, false, tq, dk, tk, ps.oneHead(dp, tq, tk), ps.rowHeads(a.k, tk), ps.rowHeads(dQ, tq))
-			ps.headGemm1(e, h, true, false, tk, dk, tq, ps.oneHead(dp, tq, tk), ps.rowHeads(a.q, tq), ps.rowHeads(dK, tk))
+			ps.headGemm(e, h, false, false, tq, dk, tk, ps.oneHead(dp, tq, tk), ps.rowHeads(a.k, tk), ps.rowHeads(dQ, tq))
+			ps.headGemm(e, h, true, false, tk, dk, tq, ps.oneHead(dp, tq, tk), ps.rowHeads(a.q, tq), ps.rowHeads(dK, tk))
 		}
 	} else {
 		dp := sc.dp.Slice(0, B*H*tq*tk)

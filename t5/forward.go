@@ -620,11 +620,9 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
 	a.inPlace = kernels.HeadsInPlace(be)
 	a.masks, a.causal = masks, causal
-	if !a.inPlace {
-		a.p = ps.actOut(e, B*H*tq*tk)
-	}
 	var tmp kernels.Buffer
 	if !a.inPlace {
+		a.p = ps.actOut(e, B*H*tq*tk)
 		tmp = ps.temp(e, max(nq, nk)*inner)
 	}
 	hOut := ps.residual(e, nq)
@@ -655,7 +653,7 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 		ph := ps.temp(e, B*tq*tk)
 		for h := 0; h < H && e.err == nil; h++ {
 			ps.headProbs(e, a, h, ph, nil)
-			ps.headGemm1(e, h, false, false, tq, dk, tk, ps.oneHead(ph, tq, tk), ps.rowHeads(a.v, tk), ps.rowHeads(ctx, tq))
+			ps.headGemm(e, h, false, false, tq, dk, tk, ps.oneHead(ph, tq, tk), ps.rowHeads(a.v, tk), ps.rowHeads(ctx, tq))
 		}
 	} else {
 		tq4 := [4]int{B, tq, H, dk}
@@ -720,27 +718,9 @@ func (ps *Pass) rowHeads(buf kernels.Buffer, n int) headOperand {
 	return headOperand{buf: buf, head: cfg.DKV, ld: cfg.Inner(), stride: n * cfg.Inner()}
 }
 
-// headBlocks views buf, [B, H, r, c], as per-head operands.
-func (ps *Pass) headBlocks(buf kernels.Buffer, r, c int) headOperand {
-	return headOperand{buf: buf, head: r * c, ld: c, stride: ps.m.Config.NumHeads * r * c}
-}
-
-// headGemm runs C = op(A)·op(B) for every head and batch row: one batched
-// product (over the batch) per head, each operand read or written in place.
-func (ps *Pass) headGemm(e *errs, transA, transB bool, m, n, k int, a, b, c headOperand) {
-	view := func(o headOperand, h int) kernels.Buffer {
-		off := h * o.head
-		return o.buf.Slice(off, o.buf.Len()-off)
-	}
-	for h := 0; h < ps.m.Config.NumHeads && e.err == nil; h++ {
-		e.do(ps.m.Backend.Gemm(kernels.GemmParams{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: 1,
-			A: view(a, h), B: view(b, h), C: view(c, h), LDA: a.ld, LDB: b.ld, LDC: c.ld,
-			Batch: ps.batch.B, StrideA: a.stride, StrideB: b.stride, StrideC: c.stride}))
-	}
-}
-
-// headGemm1 is headGemm for head h alone.
-func (ps *Pass) headGemm1(e *errs, h int, transA, transB bool, m, n, k int, a, b, c headOperand) {
+// headGemm runs C = op(A)·op(B) for head h and every batch row: one
+// batched product (over the batch), each operand read or written in place.
+func (ps *Pass) headGemm(e *errs, h int, transA, transB bool, m, n, k int, a, b, c headOperand) {
 	if e.err != nil {
 		return
 	}
@@ -767,7 +747,7 @@ func (ps *Pass) oneHead(buf kernels.Buffer, r, c int) headOperand {
 func (ps *Pass) headProbs(e *errs, a *attnAct, h int, p, pd kernels.Buffer) {
 	be := ps.m.Backend
 	B, tq, tk := ps.batch.B, a.tq, a.tk
-	ps.headGemm1(e, h, false, true, tq, tk, ps.m.Config.DKV, ps.rowHeads(a.q, tq), ps.rowHeads(a.k, tk), ps.oneHead(p, tq, tk))
+	ps.headGemm(e, h, false, true, tq, tk, ps.m.Config.DKV, ps.rowHeads(a.q, tq), ps.rowHeads(a.k, tk), ps.oneHead(p, tq, tk))
 	masks := make([]kernels.AdditiveMask, len(a.masks))
 	for i, m := range a.masks {
 		off := h * m.StrideHead

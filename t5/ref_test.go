@@ -96,20 +96,8 @@ func TestGradientsMatchReference(t *testing.T) {
 					be = openBackend(t, bn)
 				}
 				m, batch, exp := loadRef(t, be, c)
-				if err := m.ZeroGrad(); err != nil {
-					t.Fatal(err)
-				}
 				inUse := be.Mem().InUse
-				ps, err := m.Forward(batch, true)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ps.Backward(); err != nil {
-					t.Fatal(err)
-				}
-				if err := ps.Release(); err != nil {
-					t.Fatal(err)
-				}
+				gradients(t, m, batch)
 				if got := be.Mem().InUse; got != inUse {
 					t.Errorf("%d bytes in use after Release, want %d", got, inUse)
 				}
@@ -215,6 +203,26 @@ func TestUninitNeverRead(t *testing.T) {
 	t.Run("forward", TestForwardMatchesReference)
 	t.Run("gradients", TestGradientsMatchReference)
 	t.Run("finite-differences", TestFiniteDifferences)
+}
+
+// gradients zeroes m's gradients, runs the forward and backward passes of
+// batch, releases the pass and returns its loss.
+func gradients(t testing.TB, m *Model, batch Batch) float64 {
+	t.Helper()
+	if err := m.ZeroGrad(); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := m.Forward(batch, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Release(); err != nil {
+		t.Fatal(err)
+	}
+	return ps.Loss
 }
 
 // permutedHeads hides the optional interfaces of its backend (among them
