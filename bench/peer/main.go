@@ -20,7 +20,10 @@
 // slow and the comparison would flatter us. On a CPU with AVX-512 the
 // peer also gets OPENBLAS_CORETYPE=SKYLAKEX unless set: OpenBLAS 0.3.21
 // does not recognise Sapphire/Emerald Rapids and would run its SSE3
-// kernels (20 instead of 92 GFLOP/s on one core). -peer-env adds or
+// kernels (20 instead of 92 GFLOP/s on one core). The peer does not
+// inherit this machine's OPENBLAS_* variables (an image that sets
+// OPENBLAS_CORETYPE=Haswell would halve its SGEMM rate on an AVX-512 CPU);
+// they are printed and recorded as peer_env_dropped. -peer-env adds or
 // replaces variables of the peer's environment.
 //
 // Ours is `compacter bench` built once from this checkout (-bin to use
@@ -91,8 +94,11 @@ type report struct {
 	Steps     int      `json:"steps"`
 	Rounds    int      `json:"rounds"`
 	PeerEnv   []string `json:"peer_env"`
-	Samples   []sample `json:"samples"`
-	Summary   []row    `json:"summary"`
+	// PeerEnvDropped lists this machine's OPENBLAS_* variables the peer
+	// did not inherit.
+	PeerEnvDropped []string `json:"peer_env_dropped,omitempty"`
+	Samples        []sample `json:"samples"`
+	Summary        []row    `json:"summary"`
 }
 
 // row is one (shape, method) of the summary.
@@ -181,9 +187,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	// Debian's OpenBLAS 0.3.21 does not know recent Intel cores (Sapphire
 	// and Emerald Rapids) and falls back to its SSE3 "Prescott" kernels,
-	// 4-5x slower than its AVX-512 SkylakeX ones on the same core: give the
-	// peer the best kernels this CPU runs.
-	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); !set && !coreType && cpuFlag("avx512f") {
+	// 4-5x slower than its AVX-512 SkylakeX ones on the same core, and runs
+	// AMD Zen 5 on its AVX2 kernels (≈165 instead of ≈300 GFLOP/s on two
+	// cores): give the peer the best kernels this CPU runs. The machine's
+	// own OPENBLAS_* settings are not inherited (peerEnviron): some images
+	// set OPENBLAS_CORETYPE=Haswell, which would slow the peer down.
+	if !coreType && cpuFlag("avx512f") {
 		c.peerEnv = append(c.peerEnv, "OPENBLAS_CORETYPE=SKYLAKEX")
 	}
 	if c.src == "" {
@@ -196,6 +205,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-harness: %w", err)
 	}
 	return c, nil
+}
+
+// peerEnviron is the peer's environment: base (this process's) without
+// its OPENBLAS_* variables, which the machine may set to weaker kernels or
+// smaller caches than the CPU has (dropped lists them), then peerEnv; of
+// duplicate keys exec.Cmd keeps the last, so peerEnv replaces base.
+func peerEnviron(base, peerEnv []string) (env, dropped []string) {
+	for _, kv := range base {
+		if strings.HasPrefix(kv, "OPENBLAS_") {
+			dropped = append(dropped, kv)
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, peerEnv...), dropped
 }
 
 func splitList(s string) []string {
@@ -229,6 +253,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep := report{Date: time.Now().UTC().Format(time.RFC3339), CPU: cpuName(), Batch: c.batch, SourceLen: c.sourceLen,
 		TargetLen: c.targetLen, Threads: c.thread, Steps: c.steps, Rounds: c.rounds, PeerEnv: c.peerEnv}
 	rep.Host, _ = os.Hostname()
+	if _, rep.PeerEnvDropped = peerEnviron(os.Environ(), nil); len(rep.PeerEnvDropped) > 0 {
+		fmt.Fprintf(stderr, "peer: not inheriting %s (the peer gets %s)\n", strings.Join(rep.PeerEnvDropped, " "), strings.Join(c.peerEnv, " "))
+	}
 	total := c.rounds * len(c.shapes) * len(c.methods) * 2
 	done := 0
 	start := time.Now()
@@ -318,9 +345,9 @@ func (c config) runPeer(ctx context.Context, shape, method string) sample {
 	s := sample{Side: "peer", Shape: shape, Method: method}
 	cmd := exec.CommandContext(ctx, c.python, c.harness, "--one", method, shape, strconv.Itoa(c.steps),
 		"--threads", strconv.Itoa(c.thread))
-	cmd.Env = append(os.Environ(), "COMPACTER_SRC="+c.src, "OMP_NUM_THREADS="+strconv.Itoa(c.thread),
+	env, _ := peerEnviron(os.Environ(), c.peerEnv)
+	cmd.Env = append(env, "COMPACTER_SRC="+c.src, "OMP_NUM_THREADS="+strconv.Itoa(c.thread),
 		"PEER_SOURCE_LENGTH="+strconv.Itoa(c.sourceLen), "PEER_TARGET_LENGTH="+strconv.Itoa(c.targetLen))
-	cmd.Env = append(cmd.Env, c.peerEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,5 +73,44 @@ func TestFlagErrors(t *testing.T) {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+func TestPeerEnviron(t *testing.T) {
+	base := []string{"PATH=/bin", "OPENBLAS_CORETYPE=Haswell", "OPENBLAS_L2_SIZE=512", "HOME=/root"}
+	env, dropped := peerEnviron(base, []string{"OPENBLAS_CORETYPE=SKYLAKEX", "LD_LIBRARY_PATH=/x"})
+	want := []string{"PATH=/bin", "HOME=/root", "OPENBLAS_CORETYPE=SKYLAKEX", "LD_LIBRARY_PATH=/x"}
+	if strings.Join(env, " ") != strings.Join(want, " ") {
+		t.Errorf("env = %q, want %q", env, want)
+	}
+	if strings.Join(dropped, " ") != "OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512" {
+		t.Errorf("dropped = %q", dropped)
+	}
+}
+
+func TestPeerCoreTypeDefault(t *testing.T) {
+	t.Setenv("OPENBLAS_CORETYPE", "Haswell") // the machine's own setting does not count
+	dir := t.TempDir()
+	if err := os.Mkdir(dir+"/seq2seq", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := dir + "/h.py"
+	if err := os.WriteFile(h, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseFlags([]string{"-src", dir, "-harness", h}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Contains(c.peerEnv, "OPENBLAS_CORETYPE=SKYLAKEX")
+	if want := cpuFlag("avx512f"); got != want {
+		t.Errorf("peer env %q: SKYLAKEX set %v, want %v (CPU has AVX-512: %v)", c.peerEnv, got, want, want)
+	}
+	c, err = parseFlags([]string{"-src", dir, "-harness", h, "-peer-env", "OPENBLAS_CORETYPE=ZEN"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(c.peerEnv, "OPENBLAS_CORETYPE=SKYLAKEX") {
+		t.Errorf("-peer-env OPENBLAS_CORETYPE=ZEN was overridden: %q", c.peerEnv)
 	}
 }
