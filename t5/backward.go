@@ -68,8 +68,19 @@ func (ps *Pass) Backward() error {
 	if e.err != nil {
 		return e.err
 	}
-	if head.G != nil {
-		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: V, N: D, K: nd, Alpha: 1, Beta: 1, A: ps.dLogits, B: ps.decY, C: head.G}))
+	// The shared embedding's gradient (the LM head's part, then the
+	// decoder's and the encoder's inputs, in that order) is summed at the
+	// end, once the fused step has dropped the blocks' activations: the
+	// largest gradient then never coexists with them (at t5-base, 94 MiB
+	// off the step's peak).
+	embeddingGrads := func(dh kernels.Buffer) {
+		if head.G != nil {
+			e.do(be.Gemm(kernels.GemmParams{TransA: true, M: V, N: D, K: nd, Alpha: 1, Beta: 1, A: ps.dLogits, B: ps.decY, C: head.G}))
+		}
+		if m.shared.G != nil {
+			ps.undrop(e, dh, ps.decEmbOff)
+			e.do(be.EmbeddingBackward(m.shared.G, dh, ps.decIDs, D))
+		}
 	}
 	if m.lmBias != nil && m.lmBias.G != nil {
 		e.do(be.SumRows(m.lmBias.G, ps.dLogits, nd, V, 1))
@@ -96,13 +107,11 @@ func (ps *Pass) Backward() error {
 		ps.attnBackward(e, sc, ps.crossAttn[i], dh, dEnc, nil)
 		ps.attnBackward(e, sc, ps.decAttn[i], dh, nil, decBiasG)
 		ps.finishBlock(e, &m.dec[i])
+		ps.dropBlock(e, ps.decBlocks, i)
 	}
 	ps.relBiasBackward(e, sc, m.decRel, decBiasG, ps.decBuckets, T)
-	if m.shared.G != nil {
-		ps.undrop(e, dh, ps.decEmbOff)
-		e.do(be.EmbeddingBackward(m.shared.G, dh, ps.decIDs, D))
-	}
 	if !encTrain {
+		embeddingGrads(dh)
 		return e.err
 	}
 
@@ -117,17 +126,39 @@ func (ps *Pass) Backward() error {
 		ps.ffnBackward(e, sc, ps.encFFN[i], dhe)
 		ps.attnBackward(e, sc, ps.encAttn[i], dhe, nil, encBiasG)
 		ps.finishBlock(e, &m.enc[i])
+		ps.dropBlock(e, ps.encBlocks, i)
 	}
 	ps.relBiasBackward(e, sc, m.encRel, encBiasG, ps.encBuckets, S)
 	if m.shared.G != nil || m.prompt != nil {
 		ps.undrop(e, dhe, ps.encEmbOff)
 		ps.promptBackward(e, dhe)
 	}
+	embeddingGrads(dh)
 	if m.shared.G != nil {
 		e.do(be.EmbeddingBackward(m.shared.G, dhe, ps.inputIDs, D))
 	}
 	return e.err
 }
+
+// dropBlock discards the buffers the forward of block i of a stack
+// allocated (blocks[i]) once the block's backward is done, in the fused
+// step (ps.blockDone set), which releases the pass right after Backward:
+// only that block's backward reads them (the block's output, the next
+// block's input, was read by the next block's backward, already done), so
+// the activations shrink as the backward goes down the stacks. Without
+// kernels.Discarder, or outside the fused step, nothing is dropped.
+func (ps *Pass) dropBlock(e *errs, blocks [][2]int, i int) {
+	d, ok := ps.m.Backend.(kernels.Discarder)
+	if !ok || !dropBlocks || ps.blockDone == nil || e.err != nil || i >= len(blocks) {
+		return
+	}
+	for _, b := range ps.bufs[blocks[i][0]:blocks[i][1]] {
+		e.do(d.Discard(b))
+	}
+}
+
+// dropBlocks turns dropBlock on (tests turn it off to compare).
+var dropBlocks = true
 
 // finishBlock calls ps.blockDone for a block whose backward is done.
 func (ps *Pass) finishBlock(e *errs, b *blockParams) {
@@ -242,6 +273,23 @@ func (ps *Pass) outGrad(e *errs, sc *scratch, dh kernels.Buffer, rows int, off u
 	return dout
 }
 
+// renorm recomputes a sub-layer's normed input norm(hIn) (the forward
+// did not keep it, see Pass.normOut) into the scratch sc.dx, which
+// normBackward overwrites only after the products have read it, when one
+// of ws has a weight gradient that reads it; else it returns nil. The same
+// kernel on the same hIn and weights gives the forward's bits (and rewrites
+// rstd with its own values).
+func (ps *Pass) renorm(e *errs, sc *scratch, ln *Param, hIn, rstd kernels.Buffer, rows int, ws ...*Param) kernels.Buffer {
+	if !trainable(ws...) || e.err != nil {
+		return nil
+	}
+	be, D := ps.m.Backend, ps.m.Config.DModel
+	xn := sc.dx.Slice(0, rows*D)
+	e.do(be.RMSNorm(kernels.RMSNormParams{Rows: rows, Cols: D, Eps: float32(ps.m.Config.LayerNormEpsilon), X: hIn, W: ln.W, Y: xn, RStd: rstd}))
+	addBias(e, be, ln, xn, rows)
+	return xn
+}
+
 // normBackward backpropagates dxn through the sub-layer's RMS norm and adds
 // the result to the residual gradient dh.
 func (ps *Pass) normBackward(e *errs, sc *scratch, ln *Param, hIn, rstd, dxn, dh kernels.Buffer, rows int) {
@@ -268,20 +316,21 @@ func (ps *Pass) ffnBackward(e *errs, sc *scratch, f *ffnAct, dh kernels.Buffer) 
 	linearBackward(e, be, w.wo, dout, f.r, dr, rows, F, D, 0)
 	ps.undrop(e, dr, f.offH)
 	dxn := sc.dxn.Slice(0, rows*D)
+	xn := ps.renorm(e, sc, w.ln, f.hIn, f.rstd, rows, w.wi, w.wi1)
 	if ps.m.gated {
 		dg, da1 := sc.d2.Slice(0, rows*F), sc.d3.Slice(0, rows*F)
 		e.do(be.Binary(kernels.Mul, dg, dr, f.a1))
 		e.do(be.Binary(kernels.Mul, da1, dr, f.g))
 		e.do(be.ActBackward(ps.m.act, dg, dg, f.a))
-		linearBackward(e, be, w.wi, dg, f.xn, dxn, rows, D, F, 0)
-		linearBackward(e, be, w.wi1, da1, f.xn, dxn, rows, D, F, 1)
+		linearBackward(e, be, w.wi, dg, xn, dxn, rows, D, F, 0)
+		linearBackward(e, be, w.wi1, da1, xn, dxn, rows, D, F, 1)
 	} else {
 		if f.mask != nil {
 			e.do(be.(kernels.SignMasker).ApplyMask(dr, dr, f.mask))
 		} else {
 			e.do(be.ActBackward(ps.m.act, dr, dr, f.a))
 		}
-		linearBackward(e, be, w.wi, dr, f.xn, dxn, rows, D, F, 0)
+		linearBackward(e, be, w.wi, dr, xn, dxn, rows, D, F, 0)
 	}
 	ps.normBackward(e, sc, w.ln, f.hIn, f.rstd, dxn, dh, rows)
 }
@@ -369,13 +418,16 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 		e.do(be.Permute(dV, dv, [4]int{B, H, tk, dk}, split))
 	}
 	dxn := sc.dxn.Slice(0, nq*D)
-	linearBackward(e, be, w.q, dQ, a.xn, dxn, nq, D, inner, 0)
 	if a.kvIn != nil {
+		xn := ps.renorm(e, sc, w.ln, a.hIn, a.rstd, nq, w.q)
+		linearBackward(e, be, w.q, dQ, xn, dxn, nq, D, inner, 0)
 		linearBackward(e, be, w.k, dK, a.kvIn, dEnc, nk, D, inner, 1)
 		linearBackward(e, be, w.v, dV, a.kvIn, dEnc, nk, D, inner, 1)
 	} else {
-		linearBackward(e, be, w.k, dK, a.xn, dxn, nk, D, inner, 1)
-		linearBackward(e, be, w.v, dV, a.xn, dxn, nk, D, inner, 1)
+		xn := ps.renorm(e, sc, w.ln, a.hIn, a.rstd, nq, w.q, w.k, w.v)
+		linearBackward(e, be, w.q, dQ, xn, dxn, nq, D, inner, 0)
+		linearBackward(e, be, w.k, dK, xn, dxn, nk, D, inner, 1)
+		linearBackward(e, be, w.v, dV, xn, dxn, nk, D, inner, 1)
 	}
 	ps.normBackward(e, sc, w.ln, a.hIn, a.rstd, dxn, dh, nq)
 }

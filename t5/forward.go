@@ -131,37 +131,37 @@ func (m *Model) buckets(q, k int, bidirectional bool) []int32 {
 
 // attnAct holds what the backward of one attention sub-layer needs.
 type attnAct struct {
-	w        *attnParams
-	hIn      kernels.Buffer // residual stream entering the sub-layer
-	kvIn     kernels.Buffer // encoder output for cross-attention, nil for self
-	xn, rstd kernels.Buffer
-	q, k, v  kernels.Buffer // heads layout [B, H, len, d_kv]; [B·len, inner] when inPlace
-	inPlace  bool           // heads read in place (kernels.HeadsInPlace), no permuted copies
-	p        kernels.Buffer // probabilities [B, H, tq, tk]; nil when inPlace (recomputed per head)
-	pd       kernels.Buffer // probabilities after dropout (nil without dropout or when inPlace)
-	masks    []kernels.AdditiveMask
-	causal   bool
-	offP     uint64         // dropout offsets of the probabilities
-	offOut   uint64         // and of the sub-layer output
-	ctx      kernels.Buffer // merged context [B·tq, inner]
-	hook     HookState      // state of the sub-layer hook, nil without
-	tq, tk   int
-	relBias  bool // scores carry the stack's position bias
+	w       *attnParams
+	hIn     kernels.Buffer // residual stream entering the sub-layer
+	kvIn    kernels.Buffer // encoder output for cross-attention, nil for self
+	rstd    kernels.Buffer // of the norm; its output is recomputed (normOut)
+	q, k, v kernels.Buffer // heads layout [B, H, len, d_kv]; [B·len, inner] when inPlace
+	inPlace bool           // heads read in place (kernels.HeadsInPlace), no permuted copies
+	p       kernels.Buffer // probabilities [B, H, tq, tk]; nil when inPlace (recomputed per head)
+	pd      kernels.Buffer // probabilities after dropout (nil without dropout or when inPlace)
+	masks   []kernels.AdditiveMask
+	causal  bool
+	offP    uint64         // dropout offsets of the probabilities
+	offOut  uint64         // and of the sub-layer output
+	ctx     kernels.Buffer // merged context [B·tq, inner]
+	hook    HookState      // state of the sub-layer hook, nil without
+	tq, tk  int
+	relBias bool // scores carry the stack's position bias
 }
 
 // ffnAct holds what the backward of one feed-forward sub-layer needs.
 type ffnAct struct {
-	w        *ffnParams
-	hIn      kernels.Buffer
-	xn, rstd kernels.Buffer
-	a, a1    kernels.Buffer // pre-activations (a1: linear branch when gated)
-	r        kernels.Buffer // act(a), or act(a)·a1 when gated, after dropout
-	mask     kernels.Buffer // [r > 0] as bits, instead of a and r (see ffn)
-	g        kernels.Buffer // act(a) when gated
-	rows     int
-	hook     HookState // state of the sub-layer hook, nil without
-	offH     uint64    // dropout offsets of the hidden layer
-	offOut   uint64    // and of the sub-layer output
+	w      *ffnParams
+	hIn    kernels.Buffer
+	rstd   kernels.Buffer // of the norm; its output is recomputed (normOut)
+	a, a1  kernels.Buffer // pre-activations (a1: linear branch when gated)
+	r      kernels.Buffer // act(a), or act(a)·a1 when gated, after dropout
+	mask   kernels.Buffer // [r > 0] as bits, instead of a and r (see ffn)
+	g      kernels.Buffer // act(a) when gated
+	rows   int
+	hook   HookState // state of the sub-layer hook, nil without
+	offH   uint64    // dropout offsets of the hidden layer
+	offOut uint64    // and of the sub-layer output
 }
 
 // Pass is the result of a forward pass and the activations its backward
@@ -188,10 +188,14 @@ type Pass struct {
 	encAttn, decAttn []*attnAct
 	crossAttn        []*attnAct
 	encFFN, decFFN   []*ffnAct
-	encLast, decLast kernels.Buffer // residual streams entering the final norms
-	encRStd, decRStd kernels.Buffer
-	decY             kernels.Buffer // final decoder states (rescaled when tied)
-	dLogits          kernels.Buffer
+	// encBlocks[i] (decBlocks[i]) is the range of bufs the forward of
+	// encoder (decoder) block i allocated: what only that block's backward
+	// reads (see dropBlock).
+	encBlocks, decBlocks [][2]int
+	encLast, decLast     kernels.Buffer // residual streams entering the final norms
+	encRStd, decRStd     kernels.Buffer
+	decY                 kernels.Buffer // final decoder states (rescaled when tied)
+	dLogits              kernels.Buffer
 
 	hooks []HookState // states of the sub-layer hook, released by Release
 	// blockDone, when set, is called by Backward after each block's
@@ -327,6 +331,20 @@ func (ps *Pass) keepOrTemp(e *errs, n int, ws ...*Param) (buf, kept kernels.Buff
 	return ps.scratchOf(e, &ps.tmp2, n), nil
 }
 
+// normOut returns n elements for a sub-layer's normed input, the input of
+// its products. In training it is the second shared scratch and is not
+// kept: where a weight gradient reads it, the backward recomputes it from
+// the kept residual input and rstd (Pass.renorm), one RMSNorm of [rows,
+// d_model] against keeping [rows, d_model] floats per sub-layer (85 MiB of
+// full fine-tuning's t5-base step at 128/16). In inference it is an
+// activation freed with the sub-layer, as keepOrTemp's.
+func (ps *Pass) normOut(e *errs, n int) kernels.Buffer {
+	if ps.infer {
+		return ps.actOut(e, n)
+	}
+	return ps.scratchOf(e, &ps.tmp2, n)
+}
+
 // trainable reports whether one of ws has a gradient.
 func trainable(ws ...*Param) bool {
 	for _, w := range ws {
@@ -456,6 +474,7 @@ func (ps *Pass) forward(wantGrad, keepLogits bool) error {
 	ps.decEmbOff = ps.dropout(e, h)
 	for i := range m.dec {
 		blk := &m.dec[i]
+		first := len(ps.bufs)
 		a, h2 := ps.attention(e, &blk.self, h, nil, T, T, []kernels.AdditiveMask{biasMask(ps.decBias, T, T)}, true, true)
 		ps.decAttn = append(ps.decAttn, a)
 		c, h3 := ps.attention(e, blk.cross, h2, ps.EncoderOut, T, S, []kernels.AdditiveMask{padMask(crossMaskB, S)}, false, false)
@@ -463,6 +482,7 @@ func (ps *Pass) forward(wantGrad, keepLogits bool) error {
 		f, h4 := ps.ffn(e, &blk.ffn, h3, B*T)
 		ps.decFFN = append(ps.decFFN, f)
 		h = h4
+		ps.decBlocks = append(ps.decBlocks, [2]int{first, len(ps.bufs)})
 	}
 	ps.decLast = h
 	ps.decY = ps.out(e, B*T*D)
@@ -563,11 +583,13 @@ func (ps *Pass) encode(e *errs) (crossMaskB kernels.Buffer) {
 	ps.encEmbOff = ps.dropout(e, h)
 	for i := range m.enc {
 		blk := &m.enc[i]
+		first := len(ps.bufs)
 		a, h2 := ps.attention(e, &blk.self, h, nil, S, S, []kernels.AdditiveMask{biasMask(ps.encBias, S, S), padMask(encMaskB, S)}, false, true)
 		ps.encAttn = append(ps.encAttn, a)
 		f, h3 := ps.ffn(e, &blk.ffn, h2, B*S)
 		ps.encFFN = append(ps.encFFN, f)
 		h = h3
+		ps.encBlocks = append(ps.encBlocks, [2]int{first, len(ps.bufs)})
 	}
 	ps.encLast = h
 	ps.EncoderOut = ps.out(e, B*S*D)
@@ -611,11 +633,7 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	a := &attnAct{w: w, hIn: hIn, kvIn: kvIn, tq: tq, tk: tk, relBias: relBias}
 	nq, nk := B*tq, B*tk
 	var xn, ctx kernels.Buffer
-	if kvIn != nil {
-		xn, a.xn = ps.keepOrTemp(e, nq*D, w.q)
-	} else {
-		xn, a.xn = ps.keepOrTemp(e, nq*D, w.q, w.k, w.v)
-	}
+	xn = ps.normOut(e, nq*D)
 	a.rstd = ps.actOut(e, nq)
 	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
 	a.inPlace = kernels.HeadsInPlace(be)
@@ -782,12 +800,7 @@ func (ps *Pass) ffn(e *errs, w *ffnParams, hIn kernels.Buffer, rows int) (*ffnAc
 	be, cfg := ps.m.Backend, ps.m.Config
 	D, F := cfg.DModel, cfg.DFF
 	f := &ffnAct{w: w, hIn: hIn, rows: rows}
-	var xn kernels.Buffer
-	if ps.m.gated {
-		xn, f.xn = ps.keepOrTemp(e, rows*D, w.wi, w.wi1)
-	} else {
-		xn, f.xn = ps.keepOrTemp(e, rows*D, w.wi)
-	}
+	xn := ps.normOut(e, rows*D)
 	f.rstd = ps.actOut(e, rows)
 	// ReLU runs in place: its derivative is [x > 0] = [relu(x) > 0], so the
 	// backward reads it from the output (after dropout too: a dropped unit

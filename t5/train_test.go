@@ -350,25 +350,59 @@ func TestSetStateErrors(t *testing.T) {
 }
 
 // TestUnfrozenAfterForward: the forward keeps the inputs of linear layers
-// only for trainable weights, so a weight made trainable between the
-// forward and the backward gets a clear error, not a wrong gradient.
+// only where a trainable weight's gradient needs them, so a weight made
+// trainable between the forward and the backward gets a clear error, not a
+// wrong gradient (the attention output's input, the context); the products
+// that read a sub-layer's normed input (wi, q, k, v) recompute it in the
+// backward, so theirs get the reference gradient.
 func TestUnfrozenAfterForward(t *testing.T) {
-	be := openBackend(t, "cpu")
-	m, batch, _ := loadRef(t, be, "tiny-relu")
-	if err := m.Freeze(func(string) bool { return true }, true); err != nil {
-		t.Fatal(err)
-	}
-	ps, err := m.Forward(batch, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ps.Release()
-	if err := m.Freeze(func(name string) bool { return strings.Contains(name, "DenseReluDense.wi") }, false); err != nil {
-		t.Fatal(err)
-	}
-	err = ps.Backward()
-	if err == nil || !strings.Contains(err.Error(), "made trainable after the forward") {
-		t.Fatalf("Backward = %v, want the made-trainable error", err)
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{{"SelfAttention.o", false}, {"DenseReluDense.wi", true}, {"SelfAttention.q", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			be := openBackend(t, "cpu")
+			m, batch, exp := loadRef(t, be, "tiny-relu")
+			if err := m.Freeze(func(string) bool { return true }, true); err != nil {
+				t.Fatal(err)
+			}
+			ps, err := m.Forward(batch, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ps.Release()
+			if err := m.Freeze(func(name string) bool { return strings.Contains(name, c.name) }, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.ZeroGrad(); err != nil {
+				t.Fatal(err)
+			}
+			err = ps.Backward()
+			if !c.ok {
+				if err == nil || !strings.Contains(err.Error(), "made trainable after the forward") {
+					t.Fatalf("Backward = %v, want the made-trainable error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, p := range m.Params {
+				if p.G == nil {
+					continue
+				}
+				want, err := exp.Float32("grad/"+p.Name, p.Shape)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kerneltest.CloseTo(t, p.Name, kerneltest.Download(t, be, p.G), want, 1e-4*kerneltest.MaxAbs(want)+1e-6, 0)
+				n++
+			}
+			if n == 0 {
+				t.Fatalf("no parameter matches %q", c.name)
+			}
+		})
 	}
 }
 
@@ -488,5 +522,59 @@ func TestFusedStepPeakMemory(t *testing.T) {
 	t.Logf("backend peak: separate %d KiB, fused %d KiB (gradients %d KiB)", sep>>10, fused>>10, grads>>10)
 	if fused > sep-grads/2 {
 		t.Errorf("fused peak %d bytes, want at most %d (separate %d less half the gradients' %d)", fused, sep-grads/2, sep, grads)
+	}
+}
+
+// TestFusedStepDropsActivations: the fused step drops each block's
+// activations once its backward is done and sums the shared embedding's
+// gradient after the blocks, so that gradient (the largest one) never
+// coexists with the activations: the step's peak is lower by about its
+// bytes than with the activations kept to the end, and the step is the
+// same bits.
+func TestFusedStepDropsActivations(t *testing.T) {
+	cfg, err := Preset("t5-small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.VocabSize, cfg.DModel, cfg.DFF, cfg.NumHeads, cfg.DKV, cfg.NumLayers, cfg.NumDecoderLayers = 8192, 128, 512, 2, 64, 4, 4
+	embBytes := int64(4 * cfg.VocabSize * cfg.DModel)
+	run := func(drop bool) (peak int64, loss float64, w []float32) {
+		defer func(old bool) { dropBlocks = old }(dropBlocks)
+		dropBlocks = drop
+		be := openBackend(t, "cpu")
+		m, err := New(cfg, be)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if err := m.InitWeights(1); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := NewTrainer(m, TrainConfig{LR: 1e-3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		batch := benchBatch(cfg, 4, 32, 8)
+		for range 2 { // the second step: the moments exist
+			if _, err := tr.Step([]Batch{batch}); err != nil {
+				t.Fatal(err)
+			}
+			be.ResetPeak()
+		}
+		res, err := tr.Step([]Batch{batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be.Mem().Peak, res.Loss, kerneltest.Download(t, be, m.shared.W)
+	}
+	kept, lossKept, wKept := run(false)
+	dropped, lossDropped, wDropped := run(true)
+	t.Logf("backend peak: activations kept %d KiB, dropped %d KiB (embedding gradient %d KiB)", kept>>10, dropped>>10, embBytes>>10)
+	if dropped > kept-embBytes/2 {
+		t.Errorf("peak %d bytes with the activations dropped, want at most %d (kept %d less half the embedding gradient's %d)", dropped, kept-embBytes/2, kept, embBytes)
+	}
+	if lossKept != lossDropped || !slices.Equal(wKept, wDropped) {
+		t.Errorf("dropping the activations changed the step: loss %v vs %v", lossKept, lossDropped)
 	}
 }
