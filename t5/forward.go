@@ -632,8 +632,8 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	B, D, H, dk, inner := ps.batch.B, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
 	a := &attnAct{w: w, hIn: hIn, kvIn: kvIn, tq: tq, tk: tk, relBias: relBias}
 	nq, nk := B*tq, B*tk
-	var xn, ctx kernels.Buffer
-	xn = ps.normOut(e, nq*D)
+	xn := ps.normOut(e, nq*D)
+	var ctx kernels.Buffer
 	a.rstd = ps.actOut(e, nq)
 	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
 	a.inPlace = kernels.HeadsInPlace(be)

@@ -488,34 +488,11 @@ func TestFusedStepPeakMemory(t *testing.T) {
 	}
 	cfg.VocabSize, cfg.DModel, cfg.DFF, cfg.NumHeads, cfg.DKV, cfg.NumLayers, cfg.NumDecoderLayers = 512, 128, 512, 2, 64, 4, 4
 	peak := func(separate bool) (peak, grads int64) {
-		be := openBackend(t, "cpu")
-		m, err := New(cfg, be)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		if err := m.InitWeights(1); err != nil {
-			t.Fatal(err)
-		}
+		peak, _, m, _ := thirdStepPeak(t, cfg, TrainConfig{LR: 1e-3, SeparateUpdate: separate}, benchBatch(cfg, 2, 16, 8))
 		for _, p := range m.Params {
 			grads += 4 * int64(p.Len())
 		}
-		tr, err := NewTrainer(m, TrainConfig{LR: 1e-3, SeparateUpdate: separate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		batch := benchBatch(cfg, 2, 16, 8)
-		for range 2 { // the second step: the moments exist
-			if _, err := tr.Step([]Batch{batch}); err != nil {
-				t.Fatal(err)
-			}
-			be.ResetPeak()
-		}
-		if _, err := tr.Step([]Batch{batch}); err != nil {
-			t.Fatal(err)
-		}
-		return be.Mem().Peak, grads
+		return peak, grads
 	}
 	sep, grads := peak(true)
 	fused, _ := peak(false)
@@ -523,6 +500,39 @@ func TestFusedStepPeakMemory(t *testing.T) {
 	if fused > sep-grads/2 {
 		t.Errorf("fused peak %d bytes, want at most %d (separate %d less half the gradients' %d)", fused, sep-grads/2, sep, grads)
 	}
+}
+
+// thirdStepPeak trains a fresh model of cfg (weights seeded 1, cpu
+// backend, closed when t ends) two steps on batch, so that the moments
+// exist, and returns the backend's peak over a third step, that step's
+// result, the model and its backend.
+func thirdStepPeak(t *testing.T, cfg Config, tc TrainConfig, batch Batch) (int64, StepResult, *Model, kernels.Backend) {
+	t.Helper()
+	be := openBackend(t, "cpu")
+	m, err := New(cfg, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := m.InitWeights(1); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	for range 2 {
+		if _, err := tr.Step([]Batch{batch}); err != nil {
+			t.Fatal(err)
+		}
+		be.ResetPeak()
+	}
+	res, err := tr.Step([]Batch{batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be.Mem().Peak, res, m, be
 }
 
 // TestFusedStepDropsActivations: the fused step drops each block's
@@ -541,32 +551,8 @@ func TestFusedStepDropsActivations(t *testing.T) {
 	run := func(drop bool) (peak int64, loss float64, w []float32) {
 		defer func(old bool) { dropBlocks = old }(dropBlocks)
 		dropBlocks = drop
-		be := openBackend(t, "cpu")
-		m, err := New(cfg, be)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		if err := m.InitWeights(1); err != nil {
-			t.Fatal(err)
-		}
-		tr, err := NewTrainer(m, TrainConfig{LR: 1e-3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		batch := benchBatch(cfg, 4, 32, 8)
-		for range 2 { // the second step: the moments exist
-			if _, err := tr.Step([]Batch{batch}); err != nil {
-				t.Fatal(err)
-			}
-			be.ResetPeak()
-		}
-		res, err := tr.Step([]Batch{batch})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return be.Mem().Peak, res.Loss, kerneltest.Download(t, be, m.shared.W)
+		peak, res, m, be := thirdStepPeak(t, cfg, TrainConfig{LR: 1e-3}, benchBatch(cfg, 4, 32, 8))
+		return peak, res.Loss, kerneltest.Download(t, be, m.shared.W)
 	}
 	kept, lossKept, wKept := run(false)
 	dropped, lossDropped, wDropped := run(true)
