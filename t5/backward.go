@@ -73,13 +73,20 @@ func (ps *Pass) Backward() error {
 	// end, once the fused step has dropped the blocks' activations: the
 	// largest gradient then never coexists with them (at t5-base, 94 MiB
 	// off the step's peak).
-	embeddingGrads := func(dh kernels.Buffer) {
+	embeddingGrads := func(dh, dhe kernels.Buffer) {
+		if ps.embedChunk != nil && m.chunksEmbedding() {
+			ps.embeddingChunks(e, dh, dhe)
+			return
+		}
 		if head.G != nil {
 			e.do(be.Gemm(kernels.GemmParams{TransA: true, M: V, N: D, K: nd, Alpha: 1, Beta: 1, A: ps.dLogits, B: ps.decY, C: head.G}))
 		}
 		if m.shared.G != nil {
 			ps.undrop(e, dh, ps.decEmbOff)
 			e.do(be.EmbeddingBackward(m.shared.G, dh, ps.decIDs, D))
+		}
+		if dhe != nil && m.shared.G != nil {
+			e.do(be.EmbeddingBackward(m.shared.G, dhe, ps.inputIDs, D))
 		}
 	}
 	if m.lmBias != nil && m.lmBias.G != nil {
@@ -111,7 +118,7 @@ func (ps *Pass) Backward() error {
 	}
 	ps.relBiasBackward(e, sc, m.decRel, decBiasG, ps.decBuckets, T)
 	if !encTrain {
-		embeddingGrads(dh)
+		embeddingGrads(dh, nil)
 		return e.err
 	}
 
@@ -133,11 +140,89 @@ func (ps *Pass) Backward() error {
 		ps.undrop(e, dhe, ps.encEmbOff)
 		ps.promptBackward(e, dhe)
 	}
-	embeddingGrads(dh)
-	if m.shared.G != nil {
-		e.do(be.EmbeddingBackward(m.shared.G, dhe, ps.inputIDs, D))
-	}
+	embeddingGrads(dh, dhe)
 	return e.err
+}
+
+// embedChunkBytes is the size of one chunk of the shared embedding's
+// gradient that embeddingChunks sums at a time (a variable for tests).
+var embedChunkBytes = 8 << 20
+
+// chunkEmbedding turns embeddingChunks on (tests turn it off to compare).
+var chunkEmbedding = true
+
+// chunksEmbedding reports whether the fused step sums the shared
+// embedding's gradient in chunks (embeddingChunks): the embedding is
+// trainable and is the LM head.
+func (m *Model) chunksEmbedding() bool {
+	return chunkEmbedding && m.shared.G != nil && m.lmHead == nil && m.tiedHead == nil
+}
+
+// embeddingChunks is the end of Backward in the fused step when the LM head
+// is the trainable shared embedding: its gradient is summed a chunk of
+// vocabulary rows at a time (the LM head's part, then the decoder's inputs
+// and the encoder's, dhe, unless nil, in the order Backward sums the whole
+// gradient, so every element is the same bits) and handed to ps.embedChunk,
+// so the whole [vocab, d_model] gradient never exists: at t5-base 94 MiB
+// become one 8 MiB chunk, which stays cached between steps in place of the
+// whole gradient (full fine-tuning's process peak RSS, 3287 → see
+// bench/RESULTS.md). A chunk has one more row than it covers, where the
+// tokens outside it go.
+func (ps *Pass) embeddingChunks(e *errs, dh, dhe kernels.Buffer) {
+	m, be := ps.m, ps.m.Backend
+	V, D := m.Config.VocabSize, m.Config.DModel
+	nd := ps.batch.B * ps.batch.T
+	ps.undrop(e, dh, ps.decEmbOff)
+	rows := min(V, max(1, embedChunkBytes/(4*D)))
+	g := ps.alloc(e, (rows+1)*D)
+	if g != nil {
+		defer func() {
+			e.do(be.Free(g))
+			ps.bufs = ps.bufs[:len(ps.bufs)-1]
+		}()
+	}
+	type tokens struct {
+		dh  kernels.Buffer
+		ids []int32
+		buf kernels.Buffer // ids mapped into the chunk
+		m   []int32
+	}
+	var ts []*tokens
+	for _, t := range []*tokens{{dh: dh, ids: ps.batch.DecoderInputIDs}, {dh: dhe, ids: ps.batch.InputIDs}} {
+		if t.dh == nil || e.err != nil {
+			continue
+		}
+		b, err := be.Alloc(kernels.Int32, len(t.ids))
+		if err != nil {
+			e.do(fmt.Errorf("t5: embedding gradient: %w", err))
+			break
+		}
+		defer func() { e.do(be.Free(b)) }()
+		t.buf, t.m = b, make([]int32, len(t.ids))
+		ts = append(ts, t)
+	}
+	for v0 := 0; v0 < V && e.err == nil; v0 += rows {
+		r := min(rows, V-v0)
+		if v0 > 0 {
+			e.do(be.Fill(g, 0))
+		}
+		c := g.Slice(0, r*D)
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: r, N: D, K: nd, Alpha: 1, Beta: 1, A: ps.dLogits.Slice(v0, nd*V-v0), LDA: V, B: ps.decY, C: c}))
+		for _, t := range ts {
+			for i, id := range t.ids {
+				if j := int(id) - v0; j >= 0 && j < r {
+					t.m[i] = int32(j)
+				} else {
+					t.m[i] = int32(rows) // the spare row
+				}
+			}
+			e.do(be.UploadInt32(t.buf, t.m))
+			e.do(be.EmbeddingBackward(g, t.dh, t.buf, D))
+		}
+		if e.err == nil {
+			e.do(ps.embedChunk(v0, v0+r, c))
+		}
+	}
 }
 
 // dropBlock discards the buffers the forward of block i of a stack

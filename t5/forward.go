@@ -201,7 +201,12 @@ type Pass struct {
 	// blockDone, when set, is called by Backward after each block's
 	// backward, when the gradients of the block's own tensors are
 	// complete (the fused optimizer step of Trainer.Step).
-	blockDone                func(*blockParams) error
+	blockDone func(*blockParams) error
+	// embedChunk, when set, takes the tied shared embedding's gradient
+	// vocabulary rows [v0, v1) at a time, complete, in g (the fused step
+	// updates those rows and lets g go), instead of Backward summing the
+	// whole gradient into the embedding's G: see embeddingChunks.
+	embedChunk               func(v0, v1 int, g kernels.Buffer) error
 	tmp                      kernels.Buffer // forward scratch shared by the layers
 	tmp2                     kernels.Buffer // a second one: inputs only frozen products read
 	infer                    bool           // no backward: free activations layer by layer

@@ -121,6 +121,14 @@ func (tr *Trainer) Step(micro []Batch) (StepResult, error) {
 func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
 	tr.pending = false
 	m, be := tr.m, tr.m.Backend
+	chunked := trained(m.shared) && m.chunksEmbedding()
+	if chunked {
+		// Its gradient comes in chunks: G itself is never written, so
+		// it holds no memory.
+		if err := kernels.Discard(be, m.shared.G); err != nil {
+			return StepResult{}, err
+		}
+	}
 	if err := m.ZeroGrad(); err != nil {
 		return StepResult{}, err
 	}
@@ -157,6 +165,24 @@ func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
 			}
 		}
 		return nil
+	}
+	if p := m.shared; chunked {
+		// The shared embedding's gradient comes a chunk of rows at a
+		// time: each takes its AdamW step (the same bits as the whole
+		// tensor's, elementwise) and is let go.
+		D := m.Config.DModel
+		ps.embedChunk = func(v0, v1 int, g kernels.Buffer) error {
+			if err := be.SumSquares(tr.sq, g); err != nil {
+				return err
+			}
+			if err := tr.adamWRows(p, v0*D, (v1-v0)*D, g, res.LR, step); err != nil {
+				return err
+			}
+			if v1 == m.Config.VocabSize {
+				done[p] = true
+			}
+			return nil
+		}
 	}
 	err = ps.Backward()
 	res.Loss = ps.Loss
@@ -288,12 +314,21 @@ func (tr *Trainer) Update() error {
 // adamW takes optimizer step step (from 1) on p at learning rate lr with
 // the gradient in p.G, allocating p's moments on the first.
 func (tr *Trainer) adamW(p *Param, lr float64, step int) error {
+	return tr.adamWRows(p, 0, p.Len(), p.G, lr, step)
+}
+
+// adamWRows is adamW on the n elements of p from off, with their gradient
+// in g (the chunks of the shared embedding's gradient in the fused step).
+func (tr *Trainer) adamWRows(p *Param, off, n int, g kernels.Buffer, lr float64, step int) error {
 	if err := tr.moments(p); err != nil {
 		return err
 	}
-	if err := tr.m.Backend.AdamW(kernels.AdamWParams{Param: p.W, Grad: p.G, M: p.M, V: p.V,
+	if err := tr.m.Backend.AdamW(kernels.AdamWParams{Param: p.W.Slice(off, n), Grad: g, M: p.M.Slice(off, n), V: p.V.Slice(off, n),
 		LR: float32(lr), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
 		Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: step}); err != nil {
+		if n < p.Len() {
+			return fmt.Errorf("t5: AdamW step of %s, elements [%d, %d): %w", p.Name, off, off+n, err)
+		}
 		return fmt.Errorf("t5: AdamW step of %s: %w", p.Name, err)
 	}
 	return nil

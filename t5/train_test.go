@@ -548,6 +548,8 @@ func TestFusedStepDropsActivations(t *testing.T) {
 	}
 	cfg.VocabSize, cfg.DModel, cfg.DFF, cfg.NumHeads, cfg.DKV, cfg.NumLayers, cfg.NumDecoderLayers = 8192, 128, 512, 2, 64, 4, 4
 	embBytes := int64(4 * cfg.VocabSize * cfg.DModel)
+	defer func(old bool) { chunkEmbedding = old }(chunkEmbedding)
+	chunkEmbedding = false // the whole gradient, after the blocks
 	run := func(drop bool) (peak int64, loss float64, w []float32) {
 		defer func(old bool) { dropBlocks = old }(dropBlocks)
 		dropBlocks = drop
@@ -562,5 +564,49 @@ func TestFusedStepDropsActivations(t *testing.T) {
 	}
 	if lossKept != lossDropped || !slices.Equal(wKept, wDropped) {
 		t.Errorf("dropping the activations changed the step: loss %v vs %v", lossKept, lossDropped)
+	}
+}
+
+// TestFusedStepChunksEmbedding: the fused step sums the tied shared
+// embedding's gradient a chunk of vocabulary rows at a time and updates
+// each chunk at once, so the whole gradient never exists: the step's peak
+// is lower by about the gradient's bytes than when it is summed whole, and
+// every parameter comes out the same bits (chunks of 300 rows, the last
+// one partial).
+func TestFusedStepChunksEmbedding(t *testing.T) {
+	cfg, err := Preset("t5-small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.VocabSize, cfg.DModel, cfg.DFF, cfg.NumHeads, cfg.DKV, cfg.NumLayers, cfg.NumDecoderLayers = 32768, 64, 256, 2, 32, 2, 2
+	embBytes := int64(4 * cfg.VocabSize * cfg.DModel)
+	defer func(old int) { embedChunkBytes = old }(embedChunkBytes)
+	embedChunkBytes = 300 * 4 * cfg.DModel
+	run := func(chunk bool) (peak int64, res StepResult, w [][]float32) {
+		defer func(old bool) { chunkEmbedding = old }(chunkEmbedding)
+		chunkEmbedding = chunk
+		peak, res, m, be := thirdStepPeak(t, cfg, TrainConfig{LR: 1e-3}, benchBatch(cfg, 2, 16, 8))
+		for _, p := range m.Params {
+			w = append(w, kerneltest.Download(t, be, p.W))
+		}
+		return peak, res, w
+	}
+	whole, resWhole, wWhole := run(false)
+	chunked, resChunked, wChunked := run(true)
+	t.Logf("backend peak: gradient whole %d KiB, in chunks %d KiB (embedding gradient %d KiB); grad norm %v vs %v", whole>>10, chunked>>10, embBytes>>10, resWhole.GradNorm, resChunked.GradNorm)
+	if chunked > whole-embBytes/2 {
+		t.Errorf("peak %d bytes with the embedding gradient in chunks, want at most %d (whole %d less half the gradient's %d)", chunked, whole-embBytes/2, whole, embBytes)
+	}
+	if resWhole.Loss != resChunked.Loss {
+		t.Errorf("loss %v in chunks, %v whole", resChunked.Loss, resWhole.Loss)
+	}
+	for i := range wWhole {
+		if !slices.Equal(wWhole[i], wChunked[i]) {
+			t.Errorf("parameter %d differs with the embedding gradient in chunks", i)
+		}
+	}
+	// The norm is summed in another order: equal to rounding.
+	if d := math.Abs(resWhole.GradNorm-resChunked.GradNorm) / resWhole.GradNorm; d > 1e-5 {
+		t.Errorf("grad norm %v in chunks, %v whole (relative %g, want ≤ 1e-5)", resChunked.GradNorm, resWhole.GradNorm, d)
 	}
 }
