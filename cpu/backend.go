@@ -508,6 +508,17 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 	if p.M == 0 || p.N == 0 {
 		return nil
 	}
+	if b.writesDiscarded(p) {
+		// C reads as zeros and the product writes all of it: it takes
+		// memory uninitialized and beta·C drops out (a gradient's first
+		// product after the fused step discarded it), instead of the
+		// memory being cleared only to be added to.
+		cb := p.C.(*Buffer)
+		m := b.take(cb.dt, cb.st.n, false)
+		cb.st.f, cb.st.i, cb.st.discarded = m.f, m.i, false
+		b.count(int64(cb.st.n) * int64(cb.dt.Size()))
+		p.Beta = 0
+	}
 	c, err := b.f32(p.C)
 	if err != nil {
 		return fmt.Errorf("cpu: gemm C: %w", err)
@@ -545,6 +556,25 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 		item(i, b.threads)
 	}
 	return nil
+}
+
+// writesDiscarded reports whether the product p (normalized) writes every
+// element of its C, a whole discarded float32 buffer of this backend that
+// is neither A nor B, with a finite beta: then beta·C is zero.
+func (b *Backend) writesDiscarded(p kernels.GemmParams) bool {
+	cb, ok := p.C.(*Buffer)
+	if !ok || cb.owner != b || cb.view || !cb.st.discarded || cb.st.freed || cb.dt != kernels.Float32 {
+		return false
+	}
+	if p.K == 0 || p.Alpha == 0 || math.IsInf(float64(p.Beta), 0) || math.IsNaN(float64(p.Beta)) {
+		return false
+	}
+	for _, x := range []kernels.Buffer{p.A, p.B} {
+		if xb, ok := x.(*Buffer); ok && xb.st == cb.st {
+			return false
+		}
+	}
+	return p.Batch == 1 && p.LDC == p.N && p.M*p.N == cb.st.n
 }
 
 // InPlaceHeads implements kernels.InPlaceHeads: a call costs the CPU no
