@@ -308,7 +308,8 @@ func (b *Backend) count(bytes int64) {
 
 // Discard gives the memory of a whole buffer back to the backend (to the
 // cache of freed memory) and leaves the buffer reading as zeros: its next
-// use takes memory again, zeroed (kernels.Discarder). Buffers under 16 Ki
+// use takes memory again, zeroed (kernels.Discarder), or uninitialized
+// when that use is a Gemm that writes all of it. Buffers under 16 Ki
 // elements are zeroed in place instead. Mem's InUse drops by the buffer's
 // bytes until then.
 func (b *Backend) Discard(x kernels.Buffer) error {

@@ -165,9 +165,9 @@ func (m *Model) chunksEmbedding() bool {
 // gradient, so every element is the same bits) and handed to ps.embedChunk,
 // so the whole [vocab, d_model] gradient never exists: at t5-base 94 MiB
 // become one 8 MiB chunk, which stays cached between steps in place of the
-// whole gradient (full fine-tuning's process peak RSS, 3287 → see
-// bench/RESULTS.md). A chunk has one more row than it covers, where the
-// tokens outside it go.
+// whole gradient (full fine-tuning's process peak RSS at t5-base 128/16:
+// 3279 → 3201 MiB, bench/RESULTS.md). A chunk has one more row than it
+// covers, where the tokens outside it go.
 func (ps *Pass) embeddingChunks(e *errs, dh, dhe kernels.Buffer) {
 	m, be := ps.m, ps.m.Backend
 	V, D := m.Config.VocabSize, m.Config.DModel
