@@ -199,7 +199,7 @@ func Float32s(x kernels.Buffer) ([]float32, error) {
 		return nil, fmt.Errorf("cpu: buffer is %v, want float32: %w", c.dt, kernels.ErrDType)
 	}
 	if c.st.discarded {
-		c.owner.restore(c.st, c.dt)
+		c.owner.restore(c.st, c.dt, true)
 	}
 	return c.st.f[c.off : c.off+c.n : c.off+c.n], nil
 }
@@ -226,7 +226,7 @@ func (b *Backend) i32(x kernels.Buffer) ([]int32, error) {
 		return nil, fmt.Errorf("cpu: buffer is %v, want int32: %w", c.dt, kernels.ErrDType)
 	}
 	if c.st.discarded {
-		b.restore(c.st, c.dt)
+		b.restore(c.st, c.dt, true)
 	}
 	return c.st.i[c.off : c.off+c.n : c.off+c.n], nil
 }
@@ -333,9 +333,10 @@ func (b *Backend) Discard(x kernels.Buffer) error {
 	return nil
 }
 
-// restore gives a discarded storage of dt zeroed memory again.
-func (b *Backend) restore(st *storage, dt kernels.DType) {
-	m := b.take(dt, st.n, true)
+// restore gives a discarded storage of dt memory again: zeroed, or
+// uninitialized when the caller writes all of it.
+func (b *Backend) restore(st *storage, dt kernels.DType, zero bool) {
+	m := b.take(dt, st.n, zero)
 	st.f, st.i, st.discarded = m.f, m.i, false
 	b.count(int64(st.n) * int64(dt.Size()))
 }
@@ -515,9 +516,7 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 		// product after the fused step discarded it), instead of the
 		// memory being cleared only to be added to.
 		cb := p.C.(*Buffer)
-		m := b.take(cb.dt, cb.st.n, false)
-		cb.st.f, cb.st.i, cb.st.discarded = m.f, m.i, false
-		b.count(int64(cb.st.n) * int64(cb.dt.Size()))
+		b.restore(cb.st, cb.dt, false)
 		p.Beta = 0
 	}
 	c, err := b.f32(p.C)

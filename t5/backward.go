@@ -74,7 +74,7 @@ func (ps *Pass) Backward() error {
 	// largest gradient then never coexists with them (at t5-base, 94 MiB
 	// off the step's peak).
 	embeddingGrads := func(dh, dhe kernels.Buffer) {
-		if ps.embedChunk != nil && m.chunksEmbedding() {
+		if ps.embedChunk != nil { // set by the fused step where m.chunksEmbedding()
 			ps.embeddingChunks(e, dh, dhe)
 			return
 		}
