@@ -541,10 +541,15 @@ func (b *Backend) Gemm(p kernels.GemmParams) error {
 	}
 	// A batch of products each too small for sgemm to split (attention's
 	// per-head products, 128×128×64) runs its items in parallel instead,
-	// one thread each: otherwise every core but one idles through them.
-	// Each item is computed as it would be alone, so the bits do not
-	// depend on the split.
-	if p.Batch > 1 && maxThreads(b.threads) > 1 && p.M*p.N*max(p.K, 1) < 2*sgemmParallelMin {
+	// one thread each: otherwise every core but one idles through them. So
+	// does a batch of at least two items per thread (the reassociated
+	// cross-attention's per-example 192×128×768 and per-head 128×64×768
+	// products): whole items per thread instead of each item split over
+	// the threads, which costs a fork-join per item and, at N = 64, splits
+	// the few column panels (128×64×768 ×12: 149 → see RESULTS.md). Each
+	// item is computed as it would be alone, so the bits do not depend on
+	// the split.
+	if t := maxThreads(b.threads); p.Batch > 1 && t > 1 && (p.M*p.N*max(p.K, 1) < 2*sgemmParallelMin || p.Batch >= 2*t && p.Batch%t == 0) {
 		parallelFor(b.threads, p.Batch, 1, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				item(i, 1)

@@ -302,6 +302,7 @@ type scratch struct {
 	d4               kernels.Buffer // [rows, inner]
 	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]; nil when the heads are read in place
 	dp               kernels.Buffer // [B, H, tq, tk], or three [B, tq, tk] when inPlace
+	du, dpr          kernels.Buffer // reassociated cross-attention: dU/dQ̃ and two dP, nil without
 }
 
 func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
@@ -325,6 +326,12 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 	} else {
 		sc.dp = alloc(B * H * L * L)
 		sc.dq, sc.dk, sc.dv, sc.dctx = alloc(rows*inner), alloc(rows*inner), alloc(rows*inner), alloc(rows*inner)
+	}
+	for _, a := range ps.crossAttn {
+		if a != nil && a.reassoc {
+			sc.du, sc.dpr = alloc(B*T*H*cfg.DModel), alloc(2*B*T*H*S)
+			break
+		}
 	}
 	return sc
 }
@@ -440,7 +447,9 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 	dctxM := sc.d1.Slice(0, nq*inner)
 	linearBackward(e, be, w.o, dout, a.ctx, dctxM, nq, inner, D, 0)
 	dQ, dK, dV := sc.d2.Slice(0, nq*inner), sc.d3.Slice(0, nk*inner), sc.d4.Slice(0, nk*inner)
-	if a.inPlace {
+	if a.reassoc {
+		ps.crossBackward(e, sc, a, dctxM, dQ, dEnc)
+	} else if a.inPlace {
 		// The heads in place: dctx, q, k, v, dQ, dK and dV are all
 		// [rows, inner], head h in columns h·d_kv…. One head at a time,
 		// its probabilities recomputed (the forward did not keep them):
@@ -506,8 +515,10 @@ func (ps *Pass) attnBackward(e *errs, sc *scratch, a *attnAct, dh, dEnc, biasG k
 	if a.kvIn != nil {
 		xn := ps.renorm(e, sc, w.ln, a.hIn, a.rstd, nq, w.q)
 		linearBackward(e, be, w.q, dQ, xn, dxn, nq, D, inner, 0)
-		linearBackward(e, be, w.k, dK, a.kvIn, dEnc, nk, D, inner, 1)
-		linearBackward(e, be, w.v, dV, a.kvIn, dEnc, nk, D, inner, 1)
+		if !a.reassoc {
+			linearBackward(e, be, w.k, dK, a.kvIn, dEnc, nk, D, inner, 1)
+			linearBackward(e, be, w.v, dV, a.kvIn, dEnc, nk, D, inner, 1)
+		}
 	} else {
 		xn := ps.renorm(e, sc, w.ln, a.hIn, a.rstd, nq, w.q, w.k, w.v)
 		linearBackward(e, be, w.q, dQ, xn, dxn, nq, D, inner, 0)

@@ -192,11 +192,18 @@ func (r *refModel) loss(batch Batch) float64 {
 // without and with dropout (the same counter-based masks in both).
 func TestFiniteDifferences(t *testing.T) {
 	for _, tc := range []struct {
-		c    string
-		drop float32
-	}{{"tiny-relu", 0}, {"tiny-gated", 0}, {"tiny-relu", 0.3}, {"tiny-gated", 0.2}} {
+		c       string
+		drop    float32
+		reassoc bool // every cross-attention reassociated (crossattn.go)
+	}{{"tiny-relu", 0, false}, {"tiny-gated", 0, false}, {"tiny-relu", 0.3, false}, {"tiny-gated", 0.2, false},
+		{"tiny-relu", 0, true}, {"tiny-gated", 0.2, true}} {
 		c := tc.c
-		t.Run(fmt.Sprintf("%s/dropout=%v", c, tc.drop), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/dropout=%v/reassoc=%v", c, tc.drop, tc.reassoc), func(t *testing.T) {
+			if tc.reassoc {
+				old := crossReassoc
+				crossReassoc = 1
+				defer func() { crossReassoc = old }()
+			}
 			be := openBackend(t, "cpu")
 			m, batch, _ := loadRef(t, be, c)
 			const seed = 99

@@ -137,7 +137,9 @@ type attnAct struct {
 	rstd    kernels.Buffer // of the norm; its output is recomputed (normOut)
 	q, k, v kernels.Buffer // heads layout [B, H, len, d_kv]; [B·len, inner] when inPlace
 	inPlace bool           // heads read in place (kernels.HeadsInPlace), no permuted copies
-	p       kernels.Buffer // probabilities [B, H, tq, tk]; nil when inPlace (recomputed per head)
+	reassoc bool           // cross-attention reassociated (crossattn.go): no k, v
+	qt, u   kernels.Buffer // reassociated: Q̃ and U (nil unless W_v trains), [B, tq, H, d_model]
+	p       kernels.Buffer // probabilities [B, H, tq, tk]; nil when inPlace (recomputed per head); [B, tq, H, tk] when reassoc
 	pd      kernels.Buffer // probabilities after dropout (nil without dropout or when inPlace)
 	masks   []kernels.AdditiveMask
 	causal  bool
@@ -640,11 +642,15 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	xn := ps.normOut(e, nq*D)
 	var ctx kernels.Buffer
 	a.rstd = ps.actOut(e, nq)
-	a.q, a.k, a.v = ps.actOut(e, nq*inner), ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
 	a.inPlace = kernels.HeadsInPlace(be)
 	a.masks, a.causal = masks, causal
+	a.reassoc = kvIn != nil && ps.reassociates(w, tq, tk, masks)
+	a.q = ps.actOut(e, nq*inner)
+	if !a.reassoc {
+		a.k, a.v = ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
+	}
 	var tmp kernels.Buffer
-	if !a.inPlace {
+	if !a.inPlace && !a.reassoc {
 		a.p = ps.actOut(e, B*H*tq*tk)
 		tmp = ps.temp(e, max(nq, nk)*inner)
 	}
@@ -658,7 +664,9 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	if kvIn != nil {
 		src = kvIn
 	}
-	if a.inPlace {
+	if a.reassoc {
+		ctx = ps.crossForward(e, a, xn)
+	} else if a.inPlace {
 		// The projections stay in their [rows, inner] layout; the
 		// products read head h as the columns h·d_kv… of each row.
 		e.do(linear(be, a.q, xn, w.q.W, nq, D, inner))

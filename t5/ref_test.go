@@ -80,7 +80,7 @@ func TestForwardMatchesReference(t *testing.T) {
 }
 
 func TestGradientsMatchReference(t *testing.T) {
-	for _, bn := range append(kerneltest.Backends(), "cpu-permuted") {
+	for _, bn := range append(kerneltest.Backends(), "cpu-permuted", "cpu-reassoc") {
 		for _, c := range refCases {
 			t.Run(bn+"/"+c, func(t *testing.T) {
 				var be kernels.Backend
@@ -92,6 +92,12 @@ func TestGradientsMatchReference(t *testing.T) {
 					if kernels.HeadsInPlace(be) {
 						t.Fatal("the wrapper still reports InPlaceHeads")
 					}
+				} else if bn == "cpu-reassoc" {
+					// Every cross-attention reassociated (crossattn.go).
+					be = openBackend(t, "cpu")
+					old := crossReassoc
+					crossReassoc = 1
+					defer func() { crossReassoc = old }()
 				} else {
 					be = openBackend(t, bn)
 				}

@@ -415,6 +415,17 @@ func testGemm(h *harness) {
 			h.release()
 		}
 	}
+	// Batches of items too large to run one per thread by size alone (the
+	// CPU backend runs them one per thread when there are at least two
+	// per thread): 40×70×800 is 2.24 M multiply-adds an item.
+	if !testing.Short() {
+		for j, batch := range []int{4, 6} {
+			c := gemmCase{ta: j == 1, tb: j == 0, m: 40, n: 70, k: 800, alpha: 1, beta: betas[j+1],
+				batch: batch, strideA: 3, strideB: -1, gapC: 2, padC: 2}
+			h.runGemm(c)
+			h.release()
+		}
+	}
 	// Beta = 0 must not read C: poison stays out of the result even with
 	// K = 0.
 	h.runGemm(gemmCase{m: 3, n: 4, k: 0, alpha: 1, beta: 0, batch: 1})
