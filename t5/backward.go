@@ -302,7 +302,7 @@ type scratch struct {
 	d4               kernels.Buffer // [rows, inner]
 	dq, dk, dv, dctx kernels.Buffer // heads layout [B, H, len, d_kv]; nil when the heads are read in place
 	dp               kernels.Buffer // [B, H, tq, tk], or three [B, tq, tk] when inPlace
-	du, dpr          kernels.Buffer // reassociated cross-attention: dU/dQ̃ and two dP, nil without
+	du, dpr          kernels.Buffer // reassociated cross-attention (crossBackward), nil without
 }
 
 func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
@@ -329,7 +329,7 @@ func (ps *Pass) scratch(e *errs, alloc func(int) kernels.Buffer) *scratch {
 	}
 	for _, a := range ps.crossAttn {
 		if a != nil && a.reassoc {
-			sc.du, sc.dpr = alloc(B*T*H*cfg.DModel), alloc(2*B*T*H*S)
+			sc.du, sc.dpr = alloc(2*B*T*H*cfg.DModel), alloc(2*B*T*H*S) // dU/dQ̃ and the recomputed U/Q̃; dP and a permuted copy
 			break
 		}
 	}

@@ -1,7 +1,6 @@
 package t5
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/compacter-go/compacter/kernels"
@@ -89,15 +88,14 @@ func (ps *Pass) crossForward(e *errs, a *attnAct, xn kernels.Buffer) kernels.Buf
 	nq, n, nu := B*tq, B*tq*H*tk, B*tq*H*D
 	e.do(linear(be, a.q, xn, w.q.W, nq, D, inner))
 	addBias(e, be, w.q, a.q, nq)
-	a.qt, a.p = ps.actOut(e, nu), ps.actOut(e, n)
+	a.p = ps.actOut(e, n)
+	qt := ps.temp(e, nu)
 	if e.err != nil {
 		return nil
 	}
-	// Q̃_h = q_h·W_k,h, the heads one batched product.
-	e.do(be.Gemm(kernels.GemmParams{M: nq, N: D, K: dk, Alpha: 1, A: a.q, LDA: inner, B: w.k.W, C: a.qt, LDC: H * D,
-		Batch: H, StrideA: dk, StrideB: dk * D, StrideC: D}))
+	ps.crossQt(e, a, qt)
 	// Scores Q̃_b·H_bᵀ, [tq·H, tk] per example, and their softmax.
-	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq * H, N: tk, K: D, Alpha: 1, A: a.qt, B: a.kvIn, C: a.p,
+	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: tq * H, N: tk, K: D, Alpha: 1, A: qt, B: a.kvIn, C: a.p,
 		Batch: B, StrideA: tq * H * D, StrideB: tk * D, StrideC: tq * H * tk}))
 	e.do(be.Softmax(kernels.SoftmaxParams{X: a.p, Y: a.p, Batch: B, Heads: 1, Rows: tq * H, Cols: tk, Masks: a.masks}))
 	probs := a.p
@@ -107,25 +105,36 @@ func (ps *Pass) crossForward(e *errs, a *attnAct, xn kernels.Buffer) kernels.Buf
 		ps.dropHeads(e, a, a.pd, a.p, ps.temp(e, n))
 		probs = a.pd
 	}
-	// U_b = P_b·H_b, kept when W_v has a gradient (it reads U).
-	var u kernels.Buffer
-	if trainable(w.v) && !ps.infer {
-		u = ps.actOut(e, nu)
-		a.u = u
-	} else {
-		u = ps.temp(e, nu)
-	}
-	if e.err != nil {
-		return nil
-	}
-	e.do(be.Gemm(kernels.GemmParams{M: tq * H, N: D, K: tk, Alpha: 1, A: probs, B: a.kvIn, C: u,
-		Batch: B, StrideA: tq * H * tk, StrideB: tk * D, StrideC: tq * H * D}))
+	// U_b = P_b·H_b (Q̃ is dead: U takes its scratch).
+	u := ps.temp(e, nu)
+	ps.crossU(e, a, u, probs)
 	// ctx_h = U_h·W_v,hᵀ. xn is dead: the context may take its scratch.
 	ctx, kept := ps.keepOrTemp(e, nq*inner, w.o)
 	a.ctx = kept
 	e.do(be.Gemm(kernels.GemmParams{TransB: true, M: nq, N: dk, K: D, Alpha: 1, A: u, LDA: H * D, B: w.v.W, C: ctx, LDC: inner,
 		Batch: H, StrideA: D, StrideB: dk * D, StrideC: dk}))
 	return ctx
+}
+
+// crossQt computes Q̃_h = q_h·W_k,h into qt, [B, tq, H, d_model]: the
+// heads one batched product. The backward recomputes it (B·tq·inner·d_model
+// multiply-adds, 1/8 of the sub-layer's at t5-base 128/16) instead of the
+// forward keeping B·tq·H·d_model floats per sub-layer.
+func (ps *Pass) crossQt(e *errs, a *attnAct, qt kernels.Buffer) {
+	cfg := ps.m.Config
+	D, H, dk, inner := cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
+	e.do(ps.m.Backend.Gemm(kernels.GemmParams{M: ps.batch.B * a.tq, N: D, K: dk, Alpha: 1, A: a.q, LDA: inner, B: a.w.k.W, C: qt, LDC: H * D,
+		Batch: H, StrideA: dk, StrideB: dk * D, StrideC: D}))
+}
+
+// crossU computes U_b = P_b·H_b into u, [B, tq, H, d_model], from the
+// probabilities probs (after dropout); the backward recomputes it for W_v's
+// gradient, as crossQt.
+func (ps *Pass) crossU(e *errs, a *attnAct, u, probs kernels.Buffer) {
+	cfg := ps.m.Config
+	D, H, tq, tk := cfg.DModel, cfg.NumHeads, a.tq, a.tk
+	e.do(ps.m.Backend.Gemm(kernels.GemmParams{M: tq * H, N: D, K: tk, Alpha: 1, A: probs, B: a.kvIn, C: u,
+		Batch: ps.batch.B, StrideA: tq * H * tk, StrideB: tk * D, StrideC: tq * H * D}))
 }
 
 // dropHeads applies the dropout of the probabilities (offsets a.offP, in
@@ -152,11 +161,7 @@ func (ps *Pass) crossBackward(e *errs, sc *scratch, a *attnAct, dctx, dQ, dEnc k
 	B, D, H, dk, inner := ps.batch.B, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.Inner()
 	tq, tk, w := a.tq, a.tk, a.w
 	nq, n, nu := B*tq, B*tq*H*tk, B*tq*H*D
-	if w.v.G != nil && a.u == nil {
-		e.do(fmt.Errorf("t5: %s was made trainable after the forward pass: run the forward again", w.v.Name))
-		return
-	}
-	du, dp := sc.du.Slice(0, nu), sc.dpr.Slice(0, n)
+	du, dp, rc := sc.du.Slice(0, nu), sc.dpr.Slice(0, n), sc.du.Slice(nu, nu)
 	probs := a.p
 	if a.pd != nil {
 		probs = a.pd
@@ -165,7 +170,8 @@ func (ps *Pass) crossBackward(e *errs, sc *scratch, a *attnAct, dctx, dQ, dEnc k
 	e.do(be.Gemm(kernels.GemmParams{M: nq, N: D, K: dk, Alpha: 1, A: dctx, LDA: inner, B: w.v.W, C: du, LDC: H * D,
 		Batch: H, StrideA: dk, StrideB: dk * D, StrideC: D}))
 	if w.v.G != nil {
-		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: dk, N: D, K: nq, Alpha: 1, Beta: 1, A: dctx, LDA: inner, B: a.u, LDB: H * D, C: w.v.G,
+		ps.crossU(e, a, rc, probs)
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: dk, N: D, K: nq, Alpha: 1, Beta: 1, A: dctx, LDA: inner, B: rc, LDB: H * D, C: w.v.G,
 			Batch: H, StrideA: dk, StrideB: D, StrideC: dk * D}))
 	}
 	// dP_b = dU_b·H_bᵀ; dH_b += P_bᵀ·dU_b.
@@ -184,7 +190,8 @@ func (ps *Pass) crossBackward(e *errs, sc *scratch, a *attnAct, dctx, dQ, dEnc k
 	e.do(be.Gemm(kernels.GemmParams{M: tq * H, N: D, K: tk, Alpha: 1, A: dp, B: a.kvIn, C: dqt,
 		Batch: B, StrideA: tq * H * tk, StrideB: tk * D, StrideC: tq * H * D}))
 	if dEnc != nil {
-		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: D, K: tq * H, Alpha: 1, Beta: 1, A: dp, B: a.qt, C: dEnc,
+		ps.crossQt(e, a, rc)
+		e.do(be.Gemm(kernels.GemmParams{TransA: true, M: tk, N: D, K: tq * H, Alpha: 1, Beta: 1, A: dp, B: rc, C: dEnc,
 			Batch: B, StrideA: tq * H * tk, StrideB: tq * H * D, StrideC: tk * D}))
 	}
 	// dq_h = dQ̃_h·W_k,hᵀ; dW_k,h += q_hᵀ·dQ̃_h (the heads batched).

@@ -47,7 +47,10 @@
 // read in place, as on the CPU, attention runs one head at a time and the
 // backward recomputes each head's probabilities from q and k, about 1/6 of
 // the attention products' FLOPs more); per cross-attention sub-layer the
-// same with keys of the encoder length; per feed-forward sub-layer the output, the normed input
+// same with keys of the encoder length, or, where it takes the reassociated
+// path (crossattn.go: few targets, the CPU; no key or value projection is
+// formed), q and the probabilities (n·inner + n·heads·S, twice the latter
+// with dropout; the backward recomputes Q̃ and U); per feed-forward sub-layer the output, the normed input
 // (n·d_model each) and the pre- and post-activation hidden layers (2·n·d_ff,
 // 4·n·d_ff gated); plus the embeddings, final norms and the logits
 // (B·T·vocab, reused for their gradient by Trainer). The backward's scratch

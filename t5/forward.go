@@ -137,8 +137,7 @@ type attnAct struct {
 	rstd    kernels.Buffer // of the norm; its output is recomputed (normOut)
 	q, k, v kernels.Buffer // heads layout [B, H, len, d_kv]; [B·len, inner] when inPlace
 	inPlace bool           // heads read in place (kernels.HeadsInPlace), no permuted copies
-	reassoc bool           // cross-attention reassociated (crossattn.go): no k, v
-	qt, u   kernels.Buffer // reassociated: Q̃ and U (nil unless W_v trains), [B, tq, H, d_model]
+	reassoc bool           // cross-attention reassociated (crossattn.go): no k, v; p [B, tq, H, tk]
 	p       kernels.Buffer // probabilities [B, H, tq, tk]; nil when inPlace (recomputed per head); [B, tq, H, tk] when reassoc
 	pd      kernels.Buffer // probabilities after dropout (nil without dropout or when inPlace)
 	masks   []kernels.AdditiveMask
