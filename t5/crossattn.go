@@ -24,8 +24,9 @@ import (
 // Q̃·Hᵀ and P·H with the heads stacked as rows (H·tq × d_model × tk), and
 // per head the small ones q_h·W_k,h and U_h·W_v,hᵀ (B·tq × d_kv × d_model).
 // At t5-base, 128 sources and 16 targets, the sub-layer's forward and
-// backward multiply-adds fall from 311 M to 151 M per example (PEFT; with
-// W_k and W_v trained, 462 M to 170 M).
+// backward multiply-adds fall from 311 M to 160 M per example (PEFT; with
+// W_k and W_v trained, 462 M to 198 M), the backward's recomputation of Q̃
+// and U included.
 //
 // Layouts: Q̃ and U are [B, tq, H, d_model] (row (b, t) of head h at
 // (b·tq + t)·H·d_model + h·d_model, so the per-head products address every
@@ -66,14 +67,18 @@ func (ps *Pass) reassociates(w *attnParams, tq, tk int, masks []kernels.Additive
 	}
 	cfg := ps.m.Config
 	D, H, inner := cfg.DModel, cfg.NumHeads, cfg.Inner()
-	// Multiply-adds per example, forward and backward.
+	// Multiply-adds per example, forward and backward (the reassociated
+	// backward recomputes Q̃, and U when W_v trains).
 	direct := 4*tk*D*inner + 6*tq*tk*inner
-	re := 4*tq*inner*D + 6*H*tq*tk*D
+	re := 5*tq*inner*D + 6*H*tq*tk*D
 	for _, p := range []*Param{w.k, w.v} {
 		if p.G != nil {
 			direct += tk * D * inner // its weight gradient
 			re += tq * inner * D
 		}
+	}
+	if w.v.G != nil {
+		re += H * tq * tk * D
 	}
 	return 10*re <= 7*direct
 }
