@@ -52,9 +52,10 @@ var crossReassoc = map[string]int{"on": 1, "off": -1}[os.Getenv("COMPACTER_CROSS
 
 // reassociates reports whether the cross-attention sub-layer w, tq queries
 // against tk encoder positions with the given masks, takes the
-// reassociated path.
+// reassociated path, on a backend that reads heads in place (the caller
+// checks that).
 func (ps *Pass) reassociates(w *attnParams, tq, tk int, masks []kernels.AdditiveMask) bool {
-	if crossReassoc < 0 || !kernels.HeadsInPlace(ps.m.Backend) || w.k.Bias != nil || w.v.Bias != nil {
+	if crossReassoc < 0 || w.k.Bias != nil || w.v.Bias != nil {
 		return false
 	}
 	for _, m := range masks {

@@ -643,7 +643,7 @@ func (ps *Pass) attention(e *errs, w *attnParams, hIn, kvIn kernels.Buffer, tq, 
 	a.rstd = ps.actOut(e, nq)
 	a.inPlace = kernels.HeadsInPlace(be)
 	a.masks, a.causal = masks, causal
-	a.reassoc = kvIn != nil && ps.reassociates(w, tq, tk, masks)
+	a.reassoc = kvIn != nil && a.inPlace && ps.reassociates(w, tq, tk, masks)
 	a.q = ps.actOut(e, nq*inner)
 	if !a.reassoc {
 		a.k, a.v = ps.actOut(e, nk*inner), ps.actOut(e, nk*inner)
