@@ -55,7 +55,11 @@ import (
 // blocked): the 12×32 kernel takes B's row stride and prefetches the row
 // it needs 48 k steps ahead, which the hardware prefetchers do not do
 // across rows; a frozen weight read from DRAM then costs one pass instead
-// of a packing pass and a pass over the copy (BenchmarkSgemmInPlaceB). A
+// of a packing pass and a pass over the copy (BenchmarkSgemmInPlaceB).
+// The wide path reads A in place too where packing it costs more than it
+// saves (useInPlaceA): sgemmKernel12x32StridedAVX512 broadcasts the twelve
+// rows of op(A) through its row and k strides, and only a block's odd or
+// partial panels are packed (BenchmarkSgemmInPlaceA). A
 // tiny M·N·K, M ≤ 2 with TransB, or N ≤ 2 without the assembly kernel run a
 // direct dot-product loop without packing.
 //
@@ -133,6 +137,10 @@ type sgemmArgs struct {
 	// panels) through the AVX-512 micro-kernel, and a block's odd or
 	// partial A panel against two B panels through the 6×32 one.
 	wide bool
+	// inPlaceA (wide only) reads the full A panel pairs of op(A) in place
+	// through the strided 12×32 kernel; only a block's odd or partial
+	// panels are packed.
+	inPlaceA bool
 }
 
 // sgemmWide selects the 12×32 AVX-512 micro-kernel for packed blocks where
@@ -145,6 +153,11 @@ var sgemmWide = hasAVX512 && os.Getenv("COMPACTER_CPU_AVX512") != "0"
 // rows) instead of packing them (COMPACTER_CPU_INPLACEB=0 packs them, e.g.
 // to compare the two). It is decided once, at init.
 var sgemmInPlaceNN = os.Getenv("COMPACTER_CPU_INPLACEB") != "0"
+
+// sgemmInPlaceA lets the wide path read A in place (see useInPlaceA;
+// COMPACTER_CPU_INPLACEA=0 always packs it, e.g. to compare the two). It is
+// decided once, at init.
+var sgemmInPlaceA = os.Getenv("COMPACTER_CPU_INPLACEA") != "0"
 
 // sgemmScratch is one thread's working memory: its packed A block and the
 // temporary tile of the edge paths (MR×NR, or MR×2NR for the 6×32 kernel).
@@ -221,6 +234,7 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	// 1024 at M = 1024 289 ÷ 263 and 298 ÷ 277; ldb 2048 284 ÷ 291, 3072
 	// 215 ÷ 291).
 	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb <= 1024)
+	d.inPlaceA = d.wide && packA && sgemmInPlaceA && d.useInPlaceA()
 	// (The narrow path reads B in place only with one A panel, through
 	// the static grid.)
 	if t > 1 && packA && (!d.inPlaceB || d.wide) && sgemmShareB {
@@ -298,7 +312,7 @@ func (d *sgemmArgs) worker(s *sgemmScratch, bp []float32, wm, wn, tm, tn, mPanel
 func (d *sgemmArgs) packedBlock(s *sgemmScratch, bp []float32, per, p0, p1, q0, q1, pc, kc, jc, ncur int, beta float32) {
 	for ib := p0; ib < p1; ib += per {
 		ie := min(ib+per, p1)
-		d.packA(s.a, ib*sgemmMR, min(ie*sgemmMR, d.m), pc, kc)
+		d.packBlockA(s.a, ib, ie, pc, kc)
 		d.packedTiles(s, bp, ib, ie, q0, q1, pc, kc, jc, ncur, beta)
 	}
 }
@@ -318,8 +332,17 @@ func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, p
 		}
 		qe := q0 + full&^1
 		p := ib
-		for ; p+1 < ie && (p+2)*sgemmMR <= d.m; p += 2 {
+		for pe := d.pairsEnd(ib, ie); p < pe; p += 2 {
 			i := p * sgemmMR
+			if d.inPlaceA {
+				ap, rsa, csa := d.aRows(i, pc, kc, 2*sgemmMR)
+				for qq := q0; qq < qe; qq += 2 {
+					j := jc + qq*sgemmNR
+					b, rsb, hb := d.bPair(bp, qq, pc, kc, j)
+					sgemmKernel12x32StridedAVX512(kc, ap, rsa, csa, b, rsb, hb, d.c[i*d.ldc+j:], d.ldc, d.alpha, beta)
+				}
+				continue
+			}
 			ap := s.a[(p-ib)*kc*sgemmMR : (p-ib+2)*kc*sgemmMR]
 			for qq := q0; qq < qe; qq += 2 {
 				j := jc + qq*sgemmNR
@@ -343,9 +366,64 @@ func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, p
 		bq, csb := d.bPanel(bp, q, pc, kc, j, nr)
 		for p := ib; p < ie; p++ {
 			i := p * sgemmMR
+			if d.inPlaceA && p < d.pairsEnd(ib, ie) {
+				// A panel of a pair, read in place: the AVX2 kernel takes
+				// op(A)'s strides too.
+				ap, rsa, csa := d.aRows(i, pc, kc, sgemmMR)
+				d.tile(s, kc, ap, rsa, csa, bq, csb, i, j, sgemmMR, nr, beta)
+				continue
+			}
 			d.tile(s, kc, s.a[(p-ib)*kc*sgemmMR:], 1, sgemmMR, bq, csb, i, j, min(sgemmMR, d.m-i), nr, beta)
 		}
 	}
+}
+
+// pairsEnd returns the end of the full A panel pairs of the row block
+// [ib, ie) of MR panels: the 12×32 kernel's rows. The panels from it on
+// (an odd one, a partial one) run through the 6×32 kernel.
+func (d *sgemmArgs) pairsEnd(ib, ie int) int {
+	full := min(ie, d.m/sgemmMR) // the end of the full panels
+	if full <= ib {
+		return ib
+	}
+	return ib + (full-ib)&^1
+}
+
+// packBlockA packs the A panels of the row block [ib, ie) of one K block
+// into dst (panel ib first): all of them, or, with A read in place, only
+// those after the full pairs.
+func (d *sgemmArgs) packBlockA(dst []float32, ib, ie, pc, kc int) {
+	p := ib
+	if d.inPlaceA {
+		p = d.pairsEnd(ib, ie)
+	}
+	if i0, i1 := p*sgemmMR, min(ie*sgemmMR, d.m); i0 < i1 {
+		d.packA(dst[(p-ib)*kc*sgemmMR:], i0, i1, pc, kc)
+	}
+}
+
+// aRows returns op(A) in place from row i and column pc, with its row and
+// k strides, sliced to the rows × kc elements a kernel reads.
+func (d *sgemmArgs) aRows(i, pc, kc, rows int) (a []float32, rsa, csa int) {
+	o, rsa, csa := i*d.lda+pc, d.lda, 1
+	if d.transA {
+		o, rsa, csa = pc*d.lda+i, 1, d.lda
+	}
+	return d.a[o : o+(rows-1)*rsa+(kc-1)*csa+1], rsa, csa
+}
+
+// useInPlaceA reports whether the wide path reads A in place: where an A
+// panel pair serves few B panel pairs (N ≤ 128: attention's per-head
+// products), so that packing it costs more than the strided reads; and
+// untransposed with B packed (the linear layers' x·Wᵀ), unless A's rows
+// are a multiple of 1024 floats apart (T5's FFN width), where its twelve
+// rows would share L1 sets with each other and with the B stream. A
+// transposed A (a weight gradient's dyᵀ) or two operands in place lose.
+func (d *sgemmArgs) useInPlaceA() bool {
+	if d.n <= 8*sgemmNR {
+		return !d.transA || d.lda <= 512
+	}
+	return !d.transA && !d.inPlaceB && d.lda%1024 != 0
 }
 
 // unpackedBlock computes the C panels [p0, p1)×[q0, q1) of one K block

@@ -13,3 +13,9 @@ func sgemmKernel12x32AVX512(k int, a []float32, b []float32, rsb, hb int, c []fl
 //
 //go:noescape
 func sgemmKernel6x32AVX512(k int, a []float32, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)
+
+// sgemmKernel12x32StridedAVX512 is the 12×32 AVX-512 micro-kernel reading
+// A in place; see sgemmKernel12x32StridedGeneric for the contract.
+//
+//go:noescape
+func sgemmKernel12x32StridedAVX512(k int, a []float32, rsa, csa int, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32)

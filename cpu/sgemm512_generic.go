@@ -37,3 +37,23 @@ func sgemmKernel6x32Generic(k int, a []float32, b []float32, rsb, hb int, c []fl
 		sgemmKernelGeneric(k, a, 1, sgemmMR, b[q*hb:], rsb, c[q*sgemmNR:], ldc, alpha, beta)
 	}
 }
+
+// sgemmKernel12x32StridedGeneric is the pure-Go twin of
+// sgemmKernel12x32StridedAVX512: the 12×32 kernel of
+// sgemmKernel12x32Generic with A read in place through a row and a k
+// stride instead of from two packed panels,
+//
+//	C[r, j] = alpha·Σ_l A[r, l]·B[l, j] + beta·C[r, j]   (r < 12, j < 32, l < k)
+//
+// where A[r, l] = a[r·rsa + l·csa] (op(A) itself: rsa = lda, csa = 1, or
+// transposed rsa = 1, csa = lda) and B, C are as in
+// sgemmKernel12x32Generic. It runs the same FMAs in the same order as the
+// packed kernel on a packed copy of the same rows. With beta = ±0, C is not
+// read. k ≥ 1.
+func sgemmKernel12x32StridedGeneric(k int, a []float32, rsa, csa int, b []float32, rsb, hb int, c []float32, ldc int, alpha, beta float32) {
+	for p := range 2 {
+		for q := range 2 {
+			sgemmKernelGeneric(k, a[p*sgemmMR*rsa:], rsa, csa, b[q*hb:], rsb, c[p*sgemmMR*ldc+q*sgemmNR:], ldc, alpha, beta)
+		}
+	}
+}

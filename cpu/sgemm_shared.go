@@ -117,7 +117,7 @@ func (d *sgemmArgs) sharedBlocked(t, per, mPanels, kc, nc int, beta float32) {
 					q0, q1 := q*chunk, min((q+1)*chunk, nPanels)
 					if q0 < q1 {
 						if packedB != b || packedRow != r {
-							d.packA(s.a, ib*sgemmMR, min(ie*sgemmMR, d.m), pc, kcur)
+							d.packBlockA(s.a, ib, ie, pc, kcur)
 							packedB, packedRow = b, r
 						}
 						d.packedTiles(s, bp, ib, ie, q0, q1, pc, kcur, jc, ncur, betaK)
