@@ -163,7 +163,7 @@ var sgemmInPlaceA = os.Getenv("COMPACTER_CPU_INPLACEA") != "0"
 // temporary tile of the edge paths (MR×NR, or MR×2NR for the 6×32 kernel).
 type sgemmScratch struct {
 	a    []float32
-	tile [sgemmMR * 2 * sgemmNR]float32
+	tile [2 * sgemmMR * 2 * sgemmNR]float32
 }
 
 var (
@@ -181,7 +181,7 @@ func sgemm(simd bool, threads int, transA, transB bool, m, n, k int, alpha float
 		sgemmScaleC(m, n, beta, c, ldc)
 		return
 	}
-	if sgemmTransposeC(simd, m, n, k) {
+	if sgemmTransposeC(simd, transA, m, n, k) {
 		// Cᵀ = op(B)ᵀ·op(A)ᵀ into a scratch, then C = (Cᵀ)ᵀ + beta·C.
 		sp := sgemmGetB(m * n)
 		t := *sp
@@ -224,7 +224,7 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	nc = sgemmCeilDiv(nc, sgemmNR) * sgemmNR
 	mPanels := sgemmCeilDiv(m, sgemmMR)
 	tm, tn := sgemmGrid(t, mPanels, sgemmCeilDiv(min(nc, n), sgemmNR))
-	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels || d.wide && mPanels >= 2 && n >= 2*sgemmNR && k >= 32
+	packA := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), tn) > sgemmNoPackPanels || d.wide && mPanels >= 2 && n > sgemmNR && k >= 32
 	// With one MR panel every element of B is used once: packing it would
 	// cost as much as the product. The wide path reads untransposed B in
 	// place at every M (sgemmInPlaceNN) when its rows are at most 1024
@@ -233,7 +233,7 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 	// packed: ldb 768 at M = 128 250 ÷ 205, at M = 1024 equal; ldb 512 and
 	// 1024 at M = 1024 289 ÷ 263 and 298 ÷ 277; ldb 2048 284 ÷ 291, 3072
 	// 215 ÷ 291).
-	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb <= 1024)
+	d.inPlaceB = !d.transB && (mPanels == 1 || d.wide && packA && sgemmInPlaceNN && d.ldb <= 1024 && n >= 2*sgemmNR)
 	d.inPlaceA = d.wide && packA && sgemmInPlaceA && d.useInPlaceA()
 	// (The narrow path reads B in place only with one A panel, through
 	// the static grid.)
@@ -242,6 +242,14 @@ func (d *sgemmArgs) blocked(threads int, beta float32) {
 		// A panels.
 		per := sgemmCeilDiv(mPanels, sgemmCeilDiv(mPanels, sgemmMC/sgemmMR))
 		per += per & 1
+		// Too few column pairs to share (N ≤ 32: the adapters'
+		// bottleneck) and too few row blocks: smaller row blocks, so
+		// that every thread gets units (128×24×768 on one thread of two
+		// otherwise).
+		if pairs := sgemmCeilDiv(sgemmCeilDiv(min(nc, n), sgemmNR), 2); pairs < 2*t && sgemmCeilDiv(mPanels, per)*pairs < 2*t {
+			per = sgemmCeilDiv(mPanels, sgemmCeilDiv(2*t, pairs))
+			per = max(2, per+per&1)
+		}
 		d.sharedBlocked(t, per, mPanels, kc, nc, beta)
 		return
 	}
@@ -359,6 +367,13 @@ func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, p
 			}
 		}
 		q = qe
+		if q1-qe == 2 && full&1 == 1 && !d.inPlaceB {
+			// A full panel and a partial one are left, both packed (zero
+			// columns after the partial one's): one more pair of the wide
+			// kernels, through the temporary tile.
+			d.edgePair(s, bp, ib, ie, qe, pc, kc, jc, ncur, beta)
+			q = q1
+		}
 	}
 	for ; q < q1; q++ {
 		j := jc + q*sgemmNR
@@ -375,6 +390,56 @@ func (d *sgemmArgs) packedTiles(s *sgemmScratch, bp []float32, ib, ie, q0, q1, p
 			}
 			d.tile(s, kc, s.a[(p-ib)*kc*sgemmMR:], 1, sgemmMR, bq, csb, i, j, min(sgemmMR, d.m-i), nr, beta)
 		}
+	}
+}
+
+// edgePair computes the C panels [ib, ie)×[q, q+2) of one K block, where
+// panel q is full and q+1 partial (both packed in bp), with the wide
+// kernels on a temporary 12×32 (or 6×32) tile: tall products with
+// 16 < N < 32 (the adapters' bottleneck of 24) run at the wide kernel's
+// rate less its unused columns instead of the 6×16 kernel's. Every element
+// gets the bits of the narrow path: the tile holds C in the full panel's
+// columns (the kernel applies beta to them as it does writing to C) and
+// zeros in the partial one's, which mergeTile then adds beta·C to, as the
+// narrow path's edge tiles do.
+func (d *sgemmArgs) edgePair(s *sgemmScratch, bp []float32, ib, ie, q, pc, kc, jc, ncur int, beta float32) {
+	const w = 2 * sgemmNR
+	j := jc + q*sgemmNR
+	nr := jc + ncur - j - sgemmNR // columns of the partial panel
+	b := bp[q*kc*sgemmNR : (q+2)*kc*sgemmNR]
+	tile := s.tile[:]
+	run := func(i, rows int, kernel func(c []float32)) {
+		for r := range rows {
+			tr := tile[r*w : (r+1)*w]
+			if beta != 0 && i+r < d.m {
+				copy(tr[:sgemmNR], d.c[(i+r)*d.ldc+j:])
+			}
+			clear(tr[sgemmNR:])
+		}
+		kernel(tile)
+		for r := 0; r < rows && i+r < d.m; r++ {
+			o := (i+r)*d.ldc + j
+			copy(d.c[o:o+sgemmNR], tile[r*w:])
+		}
+		d.mergeTile(tile[sgemmNR:], w, i, j+sgemmNR, min(rows, d.m-i), nr, beta)
+	}
+	p := ib
+	for pe := d.pairsEnd(ib, ie); p < pe; p += 2 {
+		i := p * sgemmMR
+		run(i, 2*sgemmMR, func(c []float32) {
+			if d.inPlaceA {
+				ap, rsa, csa := d.aRows(i, pc, kc, 2*sgemmMR)
+				sgemmKernel12x32StridedAVX512(kc, ap, rsa, csa, b, sgemmNR, kc*sgemmNR, c, w, d.alpha, beta)
+				return
+			}
+			sgemmKernel12x32AVX512(kc, s.a[(p-ib)*kc*sgemmMR:(p-ib+2)*kc*sgemmMR], b, sgemmNR, kc*sgemmNR, c, w, d.alpha, beta)
+		})
+	}
+	for ; p < ie; p++ {
+		i := p * sgemmMR
+		run(i, sgemmMR, func(c []float32) {
+			sgemmKernel6x32AVX512(kc, s.a[(p-ib)*kc*sgemmMR:], b, sgemmNR, kc*sgemmNR, c, w, d.alpha, beta)
+		})
 	}
 }
 
@@ -711,6 +776,6 @@ func sgemmGetScratch(n int) *sgemmScratch {
 // (132 → 93), so it is not used there. With beta = 0 the bits are those of
 // the direct product; otherwise beta·C is added after the sum instead of
 // before the last K blocks (the same value up to rounding).
-func sgemmTransposeC(simd bool, m, n, k int) bool {
-	return simd && sgemmWide && n > sgemmNR && n < 2*sgemmNR && m >= 16*n && k >= 64
+func sgemmTransposeC(simd, transA bool, m, n, k int) bool {
+	return simd && sgemmWide && transA && n > sgemmNR && n < 2*sgemmNR && m >= 16*n && k >= 64
 }

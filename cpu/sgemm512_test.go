@@ -110,6 +110,11 @@ func TestSgemmWideMatchesNarrow(t *testing.T) {
 		{transA: true, m: 77, n: 130, k: 64, alpha: 1},
 		{transB: true, m: 300, n: 97, k: 513, alpha: -1, beta: 0.5, pad: 1},
 		{transA: true, transB: true, m: 13, n: 33, k: 7, alpha: 2},
+		// An odd number of full B panels and a partial one: the edge pair.
+		{m: 100, n: 24, k: 300, alpha: 1, beta: 1},
+		{transB: true, m: 1024, n: 24, k: 768, alpha: 0.5, pad: 2},
+		{transB: true, m: 61, n: 56, k: 100, alpha: 1, beta: -0.5, pad: 1},
+		{transA: true, m: 43, n: 88, k: 260, alpha: -1, beta: 2},
 	} {
 		for _, threads := range []int{1, 2} {
 			a, lda, b, ldb, c, ldc := sgemmOperands(rng, tc)

@@ -189,16 +189,17 @@ func TestSgemmLarge(t *testing.T) {
 	}
 }
 
-// TestSgemmTransposedC runs the tall products with 16 < N < 32 that are
-// computed as their transpose (sgemmTransposeC), every transpose, with
-// and without beta, padded leading dimensions, on 1 and 2 threads.
+// TestSgemmTransposedC runs the tall products with 16 < N < 32, every
+// transpose — with op(A) transposed they are computed as their transpose
+// (sgemmTransposeC), otherwise by the wide kernels' edge pair (edgePair) —
+// with and without beta, padded leading dimensions, on 1 and 2 threads.
 func TestSgemmTransposedC(t *testing.T) {
 	if !hasAVX2FMA || !sgemmWide {
 		t.Skip("the transposed path needs the AVX-512 kernels")
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i, s := range [][3]int{{1024, 24, 768}, {400, 17, 100}, {520, 31, 300}} {
-		if !sgemmTransposeC(true, s[0], s[1], s[2]) {
+		if !sgemmTransposeC(true, true, s[0], s[1], s[2]) {
 			t.Fatalf("%v does not take the transposed path", s)
 		}
 		for tr := 0; tr < 4; tr++ {
