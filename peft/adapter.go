@@ -89,9 +89,33 @@ func (p *proj) forward(be kernels.Backend, x, y kernels.Buffer, rows int) error 
 	return be.PHM(k)
 }
 
+// forwardAdd adds proj(x) to y for x [rows, in]: a dense projection adds
+// its bias to y and accumulates the product onto it (one pass over y
+// instead of a product into y, the bias and a residual add); the others
+// write proj(x) into tmp and add it.
+func (p *proj) forwardAdd(be kernels.Backend, x, y, tmp kernels.Buffer, rows int) error {
+	if p.kind != projDense {
+		return errors.Join(p.forward(be, x, tmp, rows), be.Binary(kernels.Add, y, y, tmp))
+	}
+	if err := be.AddBias(y, p.b.W, rows, p.out); err != nil {
+		return err
+	}
+	return be.Gemm(kernels.GemmParams{TransB: true, M: rows, N: p.out, K: p.in, Alpha: 1, Beta: 1, A: x, B: p.w.W, C: y})
+}
+
 // backward accumulates the gradients of the trainable tensors and writes
 // dx (when not nil) for the input x and output gradient dy.
 func (p *proj) backward(be kernels.Backend, x, dy, dx kernels.Buffer, rows int) error {
+	return p.backwardInto(be, x, dy, dx, rows, 0)
+}
+
+// backwardInto is backward with dx ← dxBeta·dx + (the input gradient):
+// dxBeta 1 accumulates the input gradient onto dx, for dense projections
+// only (the product's own accumulation; the PHM kernels overwrite DX).
+func (p *proj) backwardInto(be kernels.Backend, x, dy, dx kernels.Buffer, rows int, dxBeta float32) error {
+	if dxBeta != 0 && p.kind != projDense {
+		return fmt.Errorf("peft: only a dense projection accumulates its input gradient")
+	}
 	if p.kind == projDense {
 		var errs []error
 		if p.w.G != nil {
@@ -101,7 +125,7 @@ func (p *proj) backward(be kernels.Backend, x, dy, dx kernels.Buffer, rows int) 
 			errs = append(errs, be.SumRows(p.b.G, dy, rows, p.out, 1))
 		}
 		if dx != nil {
-			errs = append(errs, be.Gemm(kernels.GemmParams{M: rows, N: p.in, K: p.out, Alpha: 1, A: dy, B: p.w.W, C: dx}))
+			errs = append(errs, be.Gemm(kernels.GemmParams{M: rows, N: p.in, K: p.out, Alpha: 1, Beta: dxBeta, A: dy, B: p.w.W, C: dx}))
 		}
 		return errors.Join(errs...)
 	}
@@ -153,12 +177,20 @@ func (h *adapterHook) Forward(site t5.Site, y kernels.Buffer, rows int) (t5.Hook
 		return nil, fmt.Errorf("peft: %w", err)
 	}
 	be := h.be
-	err = errors.Join(
+	// y keeps the input (x) and takes up(act(down(x))) on top.
+	if err = errors.Join(
 		be.Copy(st.x, y),
 		l.down.forward(be, st.x, st.z, rows),
-		be.Act(h.act, st.a, st.z),
-		l.up.forward(be, st.a, y, rows),
-		be.Binary(kernels.Add, y, y, st.x))
+		be.Act(h.act, st.a, st.z)); err == nil {
+		if l.up.kind == projDense {
+			err = l.up.forwardAdd(be, st.a, y, nil, rows)
+		} else {
+			var tmp kernels.Buffer
+			if tmp, err = be.Alloc(kernels.Float32, rows*h.d); err == nil {
+				err = errors.Join(l.up.forwardAdd(be, st.a, y, tmp, rows), be.Free(tmp))
+			}
+		}
+	}
 	if err != nil {
 		st.Release()
 		return nil, err
@@ -199,6 +231,14 @@ func (st *adapterState) Backward(dy kernels.Buffer) error {
 		return fmt.Errorf("peft: %w", err)
 	}
 	defer be.Free(da)
+	if st.l.down.kind == projDense {
+		// The input gradient accumulates onto dy itself, which the up
+		// projection's backward has read by then.
+		return errors.Join(
+			st.l.up.backward(be, st.a, dy, da, rows),
+			be.ActBackward(h.act, da, da, st.z),
+			st.l.down.backwardInto(be, st.x, da, dy, rows, 1))
+	}
 	dx, err := be.Alloc(kernels.Float32, rows*h.d)
 	if err != nil {
 		return fmt.Errorf("peft: %w", err)
