@@ -89,13 +89,12 @@ func (p *proj) forward(be kernels.Backend, x, y kernels.Buffer, rows int) error 
 	return be.PHM(k)
 }
 
-// forwardAdd adds proj(x) to y for x [rows, in]: a dense projection adds
-// its bias to y and accumulates the product onto it (one pass over y
-// instead of a product into y, the bias and a residual add); the others
-// write proj(x) into tmp and add it.
-func (p *proj) forwardAdd(be kernels.Backend, x, y, tmp kernels.Buffer, rows int) error {
+// forwardAdd adds the dense projection of x [rows, in] to y: its bias,
+// then the product accumulated onto y (one pass over y instead of a
+// product into y, the bias and a residual add).
+func (p *proj) forwardAdd(be kernels.Backend, x, y kernels.Buffer, rows int) error {
 	if p.kind != projDense {
-		return errors.Join(p.forward(be, x, tmp, rows), be.Binary(kernels.Add, y, y, tmp))
+		return fmt.Errorf("peft: only a dense projection adds onto its output")
 	}
 	if err := be.AddBias(y, p.b.W, rows, p.out); err != nil {
 		return err
@@ -183,12 +182,9 @@ func (h *adapterHook) Forward(site t5.Site, y kernels.Buffer, rows int) (t5.Hook
 		l.down.forward(be, st.x, st.z, rows),
 		be.Act(h.act, st.a, st.z)); err == nil {
 		if l.up.kind == projDense {
-			err = l.up.forwardAdd(be, st.a, y, nil, rows)
+			err = l.up.forwardAdd(be, st.a, y, rows)
 		} else {
-			var tmp kernels.Buffer
-			if tmp, err = be.Alloc(kernels.Float32, rows*h.d); err == nil {
-				err = errors.Join(l.up.forwardAdd(be, st.a, y, tmp, rows), be.Free(tmp))
-			}
+			err = errors.Join(l.up.forward(be, st.a, y, rows), be.Binary(kernels.Add, y, y, st.x))
 		}
 	}
 	if err != nil {
