@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/compacter-go/compacter/kernels"
@@ -33,6 +34,29 @@ func (b *Backend) AdamW(p kernels.AdamWParams) error {
 	bc2sqrt := float32(math.Sqrt(1 - math.Pow(b2, t)))
 	eps := p.Eps
 	c := &adamwConsts{decay: decay, beta1: beta1, omb1: omb1, beta2: beta2, omb2: omb2, bc2sqrt: bc2sqrt, eps: eps, step: step}
+	if p.SumSquares != nil {
+		// SumSquares's blocks, each summed and then updated while it is
+		// in L1: the same partial sums in the same order, so the same bits.
+		d, err := b.f32(p.SumSquares)
+		if err != nil {
+			return fmt.Errorf("cpu: %s: %w", name, err)
+		}
+		nb := (len(param) + sumSquaresBlock - 1) / sumSquaresBlock
+		parts := make([]float64, nb)
+		b.par(nb, max(1, elemGrain/4/sumSquaresBlock), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				o, e := i*sumSquaresBlock, min((i+1)*sumSquaresBlock, len(param))
+				parts[i] = float64(vecSumSquares(b.simd, grad[o:e]))
+				adamwUpdate(b.simd, param[o:e], grad[o:e], m[o:e], v[o:e], c)
+			}
+		})
+		total := float64(d[0])
+		for _, s := range parts {
+			total += s
+		}
+		d[0] = float32(total)
+		return nil
+	}
 	b.par(len(param), elemGrain/4, func(lo, hi int) {
 		adamwUpdate(b.simd, param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], c)
 	})

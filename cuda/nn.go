@@ -82,6 +82,12 @@ func (b *Backend) AdamW(p kernels.AdamWParams) error {
 	if err != nil {
 		return err
 	}
+	if p.SumSquares != nil {
+		// Not fused here: the sum of squares first, as the op alone.
+		if err := b.SumSquares(p.SumSquares, p.Grad); err != nil {
+			return err
+		}
+	}
 	n := p.Param.Len()
 	if n == 0 {
 		return nil

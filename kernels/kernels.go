@@ -383,10 +383,16 @@ type CrossEntropyParams struct {
 //	param −= (LR/(1−Beta1^Step)) · m / (√v/√(1−Beta2^Step) + Eps)
 //
 // Step counts from 1. Param, Grad, M and V have the same length.
+//
+// SumSquares, when not nil (one float32), also takes Σ Grad² as the
+// SumSquares op would — SumSquares(SumSquares, Grad) before the update, the
+// same bits — in the same pass over Grad (a gradient-norm report without
+// reading every gradient twice).
 type AdamWParams struct {
 	Param, Grad, M, V                  Buffer
 	LR, Beta1, Beta2, Eps, WeightDecay float32
 	Step                               int
+	SumSquares                         Buffer
 }
 
 // KronParams describes the materialised sum of Kronecker products of a PHM

@@ -224,6 +224,11 @@ func (p AdamWParams) Validate() error {
 			return err
 		}
 	}
+	if p.SumSquares != nil {
+		if err := CheckSumSquares(p.SumSquares, p.Grad); err != nil {
+			return err
+		}
+	}
 	if p.Step < 1 {
 		return fmt.Errorf("%s: step %d, want ≥ 1: %w", op, p.Step, ErrShape)
 	}

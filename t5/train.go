@@ -143,10 +143,8 @@ func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
 			return nil
 		}
 		done[p] = true
-		if err := be.SumSquares(tr.sq, p.G); err != nil {
-			return err
-		}
-		if err := tr.adamW(p, res.LR, step); err != nil {
+		// The gradient norm's sum of squares in the update's pass.
+		if err := tr.adamWRows(p, 0, p.Len(), p.G, res.LR, step, tr.sq); err != nil {
 			return err
 		}
 		return kernels.Discard(be, p.G)
@@ -172,10 +170,7 @@ func (tr *Trainer) fusedStep(b Batch) (StepResult, error) {
 		// tensor's, elementwise) and is let go.
 		D := m.Config.DModel
 		ps.embedChunk = func(v0, v1 int, g kernels.Buffer) error {
-			if err := be.SumSquares(tr.sq, g); err != nil {
-				return err
-			}
-			if err := tr.adamWRows(p, v0*D, (v1-v0)*D, g, res.LR, step); err != nil {
+			if err := tr.adamWRows(p, v0*D, (v1-v0)*D, g, res.LR, step, tr.sq); err != nil {
 				return err
 			}
 			if v1 == m.Config.VocabSize {
@@ -314,18 +309,19 @@ func (tr *Trainer) Update() error {
 // adamW takes optimizer step step (from 1) on p at learning rate lr with
 // the gradient in p.G, allocating p's moments on the first.
 func (tr *Trainer) adamW(p *Param, lr float64, step int) error {
-	return tr.adamWRows(p, 0, p.Len(), p.G, lr, step)
+	return tr.adamWRows(p, 0, p.Len(), p.G, lr, step, nil)
 }
 
 // adamWRows is adamW on the n elements of p from off, with their gradient
-// in g (the chunks of the shared embedding's gradient in the fused step).
-func (tr *Trainer) adamWRows(p *Param, off, n int, g kernels.Buffer, lr float64, step int) error {
+// in g (the chunks of the shared embedding's gradient in the fused step),
+// adding Σ g² to sq[0] when sq is not nil.
+func (tr *Trainer) adamWRows(p *Param, off, n int, g kernels.Buffer, lr float64, step int, sq kernels.Buffer) error {
 	if err := tr.moments(p); err != nil {
 		return err
 	}
 	if err := tr.m.Backend.AdamW(kernels.AdamWParams{Param: p.W.Slice(off, n), Grad: g, M: p.M.Slice(off, n), V: p.V.Slice(off, n),
 		LR: float32(lr), Beta1: float32(tr.cfg.Beta1), Beta2: float32(tr.cfg.Beta2),
-		Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: step}); err != nil {
+		Eps: float32(tr.cfg.Eps), WeightDecay: float32(tr.cfg.WeightDecay), Step: step, SumSquares: sq}); err != nil {
 		if n < p.Len() {
 			return fmt.Errorf("t5: AdamW step of %s, elements [%d, %d): %w", p.Name, off, off+n, err)
 		}

@@ -538,6 +538,11 @@ func (b *refBackend) AdamW(p kernels.AdamWParams) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if p.SumSquares != nil {
+		if err := b.SumSquares(p.SumSquares, p.Grad); err != nil {
+			return err
+		}
+	}
 	v, err := b.fs(p.Param, p.Grad, p.M, p.V)
 	if err != nil {
 		return err

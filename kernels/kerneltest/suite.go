@@ -1217,6 +1217,18 @@ func testAdamW(h *harness) {
 				dw[i] = wp[i] - float64(param[i])
 			}
 			h.checkScaled(what+" Param step", dp, dw, 1e-3, func() float64 { return float64(q.lr) * math.Sqrt(float64(n)) })
+
+			// With SumSquares: the same update, and the sum of squares
+			// the SumSquares op gives (the same bits, onto what dst held).
+			sq, sqOp := h.acc([]float32{0.25}), h.acc([]float32{0.25})
+			f := kernels.AdamWParams{Param: h.acc(param), Grad: h.in(grad), M: h.acc(m), V: h.acc(v),
+				LR: q.lr, Beta1: q.b1, Beta2: q.b2, Eps: q.eps, WeightDecay: q.wd, Step: q.step, SumSquares: sq}
+			h.must(b.AdamW(f))
+			h.must(b.SumSquares(sqOp, h.in(grad)))
+			h.exact(what+" with SumSquares: Param", h.get(f.Param), F64(h.get(p.Param)))
+			h.exact(what+" with SumSquares: M", h.get(f.M), F64(h.get(p.M)))
+			h.exact(what+" with SumSquares: V", h.get(f.V), F64(h.get(p.V)))
+			h.exact(what+" with SumSquares: the sum", h.get(sq), F64(h.get(sqOp)))
 		}
 		h.release()
 	}
@@ -1228,6 +1240,7 @@ func testAdamW(h *harness) {
 		h.wantErr("AdamW "+what, want, func() error { return b.AdamW(p) })
 	}
 	errCase("step 0", kernels.ErrShape, func(p *kernels.AdamWParams) { p.Step = 0 })
+	errCase("SumSquares of 0 elements", kernels.ErrShape, func(p *kernels.AdamWParams) { p.SumSquares = h.out(0) })
 	errCase("beta1 = 1", kernels.ErrShape, func(p *kernels.AdamWParams) { p.Beta1 = 1 })
 	errCase("short Grad", kernels.ErrShape, func(p *kernels.AdamWParams) { p.Grad = h.in(x[:5]) })
 	errCase("long V", kernels.ErrShape, func(p *kernels.AdamWParams) { p.V = h.out(7) })
