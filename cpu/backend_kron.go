@@ -66,7 +66,7 @@ func (b *Backend) phmArgs(p kernels.PHMParams, backward bool) (PHMArgs, error) {
 	if err := p.Validate(backward); err != nil {
 		return PHMArgs{}, err
 	}
-	a := PHMArgs{Rows: p.Rows, In: p.In, Out: p.Out, N: p.N, Rank: p.Rank, Algo: p.Algo}
+	a := PHMArgs{Rows: p.Rows, In: p.In, Out: p.Out, N: p.N, Rank: p.Rank, Algo: p.Algo, Accumulate: p.Accumulate}
 	slots := []kronSlot{{&a.X, p.X}, {&a.A, p.A}, {&a.Bias, p.Bias}}
 	if p.Rank > 0 {
 		slots = append(slots, kronSlot{&a.S, p.S}, kronSlot{&a.T, p.T})
@@ -97,8 +97,8 @@ func (b *Backend) PHM(p kernels.PHMParams) error {
 	return nil
 }
 
-// PHMBackward overwrites DX (when not nil) and accumulates DA, DW (or DS
-// and DT) and DBias (those not nil).
+// PHMBackward overwrites DX (when not nil; adds to it with p.Accumulate)
+// and accumulates DA, DW (or DS and DT) and DBias (those not nil).
 func (b *Backend) PHMBackward(p kernels.PHMParams) error {
 	a, err := b.phmArgs(p, true)
 	if err != nil {

@@ -64,6 +64,7 @@ type PHMArgs struct {
 	DA, DW, DS, DT   []float32
 	DBias            []float32
 	Algo             kernels.PHMAlgo
+	Accumulate       bool
 }
 
 // kronSliceBuf adapts a slice to kernels.Buffer so that the raw-slice entry
@@ -93,7 +94,7 @@ func (p PHMArgs) params() kernels.PHMParams {
 	return kernels.PHMParams{Rows: p.Rows, In: p.In, Out: p.Out, N: p.N, Rank: p.Rank,
 		X: kronBuf(p.X), Y: kronBuf(p.Y), A: kronBuf(p.A), W: kronBuf(p.W), S: kronBuf(p.S), T: kronBuf(p.T), Bias: kronBuf(p.Bias),
 		DY: kronBuf(p.DY), DX: kronBuf(p.DX), DA: kronBuf(p.DA), DW: kronBuf(p.DW), DS: kronBuf(p.DS), DT: kronBuf(p.DT),
-		DBias: kronBuf(p.DBias), Algo: p.Algo}
+		DBias: kronBuf(p.DBias), Algo: p.Algo, Accumulate: p.Accumulate}
 }
 
 // KronSum writes H = Σᵢ kron(A[i], W[i]) (W[i] = S[i]·T[i] when Rank > 0)
@@ -289,15 +290,30 @@ func (x kronCtx) phm(p *PHMArgs, backward bool) {
 }
 
 // kronFillBias sets every row of y (rows of len(bias)) to bias, or to zero
-// when bias is nil, for a product that then accumulates into y.
-func kronFillBias(y, bias []float32) {
-	if bias == nil {
+// when bias is nil, for a product that then accumulates into y; with
+// accumulate it adds bias to y instead (y unchanged when bias is nil).
+func kronFillBias(y, bias []float32, accumulate bool) {
+	switch {
+	case accumulate && bias == nil:
+	case accumulate:
+		for o := 0; o+len(bias) <= len(y); o += len(bias) {
+			vecAdd(kronDefault.simd, y[o:o+len(bias)], y[o:o+len(bias)], bias)
+		}
+	case bias == nil:
 		clear(y)
-		return
+	default:
+		for o := 0; o+len(bias) <= len(y); o += len(bias) {
+			copy(y[o:o+len(bias)], bias)
+		}
 	}
-	for o := 0; o+len(bias) <= len(y); o += len(bias) {
-		copy(y[o:o+len(bias)], bias)
+}
+
+// dxBeta is the beta of the products that write DX: 1 when they add to it.
+func (p *PHMArgs) dxBeta() float32 {
+	if p.Accumulate {
+		return 1
 	}
+	return 0
 }
 
 // kronOnes is a row of ones for column sums as products.
@@ -333,15 +349,15 @@ func (x kronCtx) phmMaterialize(p *PHMArgs, backward bool) {
 	}
 	if !backward {
 		beta := float32(0)
-		if p.Bias != nil {
-			kronFillBias(p.Y, p.Bias)
+		if p.Bias != nil || p.Accumulate {
+			kronFillBias(p.Y, p.Bias, p.Accumulate)
 			beta = 1
 		}
 		sgemm(x.simd, x.threads, false, false, p.Rows, out, in, 1, p.X, in, h, out, beta, p.Y, out)
 		return
 	}
 	if p.DX != nil {
-		sgemm(x.simd, x.threads, false, true, p.Rows, in, out, 1, p.DY, out, h, out, 0, p.DX, in)
+		sgemm(x.simd, x.threads, false, true, p.Rows, in, out, 1, p.DY, out, h, out, p.dxBeta(), p.DX, in)
 	}
 	if p.DBias != nil {
 		kronSumRows(x.simd, p.DBias, p.DY)
@@ -415,7 +431,7 @@ func (x kronCtx) lphmFused(p *PHMArgs, backward bool) {
 			kronDot(x.simd, m, J, pp, p.X[lo*in:hi*in], pp, st, pp, pm, J, false)
 			kronMix(x.simd, rows, n, J, mx, pm, qm)
 			yb := p.Y[lo*out : hi*out]
-			kronFillBias(yb, p.Bias)
+			kronFillBias(yb, p.Bias, p.Accumulate)
 			kronAxpy(x.simd, m, q, J, qm, J, p.T, q, yb, q, true)
 		})
 		return
@@ -469,7 +485,7 @@ func (x kronCtx) lphmFused(p *PHMArgs, backward bool) {
 			kronAccT(x.simd, m, pp, J, dpm, J, xb, pp, pt.dst, pp)
 		}
 		if p.DX != nil {
-			kronAxpy(x.simd, m, pp, J, dpm, J, st, pp, p.DX[lo*in:hi*in], pp, false)
+			kronAxpy(x.simd, m, pp, J, dpm, J, st, pp, p.DX[lo*in:hi*in], pp, p.Accumulate)
 		}
 	})
 	for _, pt := range parts {
@@ -576,7 +592,7 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool, mix phmMix) {
 			z := *buf
 			mixZ(rows, p.X[lo*in:hi*in], z)
 			yb := p.Y[lo*out : hi*out]
-			kronFillBias(yb, p.Bias)
+			kronFillBias(yb, p.Bias, p.Accumulate)
 			if skinny {
 				kronDot(x.simd, m, q, in, z, in, wt, in, yb, q, true)
 			} else {
@@ -631,7 +647,7 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool, mix phmMix) {
 				sgemm(x.simd, 1, true, false, in, n*in, rows, 1, xb, in, dz, n*in, 1, pt.dg, n*in)
 			}
 			if p.DX != nil { // dX = dZ·G_inᵀ
-				sgemm(x.simd, 1, false, true, rows, in, n*in, 1, dz, n*in, gin, n*in, 0, p.DX[lo*in:hi*in], in)
+				sgemm(x.simd, 1, false, true, rows, in, n*in, 1, dz, n*in, gin, n*in, p.dxBeta(), p.DX[lo*in:hi*in], in)
 			}
 			return
 		}
@@ -641,7 +657,7 @@ func (x kronCtx) phmFused(p *PHMArgs, backward bool, mix phmMix) {
 				kronDot(x.simd, nn, n, pp, dzr, pp, xr, pp, pt.dat, n, true)
 			}
 			if p.DX != nil { // dX[a,:] = Σ_(c,i) A[i,a,c]·dZ[(c,i),:]
-				kronAxpy(x.simd, n, pp, nn, a2, nn, dzr, pp, p.DX[(lo+r)*in:], pp, false)
+				kronAxpy(x.simd, n, pp, nn, a2, nn, dzr, pp, p.DX[(lo+r)*in:], pp, p.Accumulate)
 			}
 		}
 	})

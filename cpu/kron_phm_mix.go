@@ -156,7 +156,7 @@ func (x kronCtx) phmFusedOut(p *PHMArgs, backward bool) {
 			rows, u := hi-lo, *buf
 			sgemm(x.simd, 1, false, false, rows*n, out, pp, 1, p.X[lo*in:hi*in], pp, wc, out, 0, u, out)
 			yb := p.Y[lo*out : hi*out]
-			kronFillBias(yb, p.Bias)
+			kronFillBias(yb, p.Bias, p.Accumulate)
 			sgemm(x.simd, 1, false, false, rows, out, no, 1, u, no, g, out, 1, yb, out)
 		})
 		return
@@ -196,7 +196,7 @@ func (x kronCtx) phmFusedOut(p *PHMArgs, backward bool) {
 			sgemm(x.simd, 1, true, false, pp, out, rows*n, 1, xb, pp, du, out, 1, pt.dwc, out)
 		}
 		if p.DX != nil { // dX_sub = dU_sub·Wcᵀ
-			sgemm(x.simd, 1, false, true, rows*n, pp, out, 1, du, out, wc, out, 0, p.DX[lo*in:hi*in], pp)
+			sgemm(x.simd, 1, false, true, rows*n, pp, out, 1, du, out, wc, out, p.dxBeta(), p.DX[lo*in:hi*in], pp)
 		}
 	})
 	for _, pt := range parts {

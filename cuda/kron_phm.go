@@ -51,6 +51,9 @@ func (b *Backend) phmArgs(p kernels.PHMParams, backward bool) (kernels.PHMParams
 // PHM computes Y = X·H + Bias, fused or through a materialised H as p.Algo
 // (or, for PHMAuto, the cost model) says.
 func (b *Backend) PHM(p kernels.PHMParams) error {
+	if p.Accumulate {
+		return b.phmAccumulate(p, false)
+	}
 	p, k, err := b.phmArgs(p, false)
 	if err != nil || p.Rows == 0 {
 		return err
@@ -63,9 +66,12 @@ func (b *Backend) PHM(p kernels.PHMParams) error {
 	return b.phmMaterialize(p, k, false)
 }
 
-// PHMBackward overwrites DX (when not nil) and accumulates DA, DW (or DS
-// and DT) and DBias (those not nil).
+// PHMBackward overwrites DX (when not nil; adds to it with p.Accumulate)
+// and accumulates DA, DW (or DS and DT) and DBias (those not nil).
 func (b *Backend) PHMBackward(p kernels.PHMParams) error {
+	if p.Accumulate && p.DX != nil {
+		return b.phmAccumulate(p, true)
+	}
 	p, k, err := b.phmArgs(p, true)
 	if err != nil || p.Rows == 0 {
 		return err
@@ -79,6 +85,41 @@ func (b *Backend) PHMBackward(p kernels.PHMParams) error {
 		}
 	}
 	return b.phmMaterialize(p, k, true)
+}
+
+// phmAccumulate runs PHM (or PHMBackward) with Accumulate as the plain
+// call into a temporary and an add: Y += X·H + Bias (DX += the input
+// gradient). Not fused on this backend.
+func (b *Backend) phmAccumulate(p kernels.PHMParams, backward bool) (err error) {
+	if err := p.Validate(backward); err != nil {
+		return err
+	}
+	dst := p.Y
+	if backward {
+		dst = p.DX
+	}
+	tmp, err := b.Alloc(kernels.Float32, dst.Len())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if ferr := b.Free(tmp); err == nil {
+			err = ferr
+		}
+	}()
+	q := p
+	q.Accumulate = false
+	if backward {
+		q.DX = tmp
+		err = b.PHMBackward(q)
+	} else {
+		q.Y = tmp
+		err = b.PHM(q)
+	}
+	if err != nil {
+		return err
+	}
+	return b.Binary(kernels.Add, dst, dst, tmp)
 }
 
 // phmAlgo resolves PHMAuto with the cost model.

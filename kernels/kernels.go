@@ -447,6 +447,10 @@ func (a PHMAlgo) String() string {
 // be nil) has Out elements. PHM writes Y. PHMBackward reads DY, X and the
 // weights, overwrites DX when not nil and accumulates DA, DW (or DS, DT) and
 // DBias for those that are not nil.
+//
+// With Accumulate, PHM adds X·H + Bias to Y and PHMBackward adds the input
+// gradient to DX instead of overwriting them (an adapter's output onto its
+// residual, its input gradient onto the one passing by it).
 type PHMParams struct {
 	Rows             int
 	In, Out, N, Rank int
@@ -456,4 +460,5 @@ type PHMParams struct {
 	DA, DW, DS, DT   Buffer
 	DBias            Buffer
 	Algo             PHMAlgo
+	Accumulate       bool
 }

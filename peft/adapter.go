@@ -89,12 +89,20 @@ func (p *proj) forward(be kernels.Backend, x, y kernels.Buffer, rows int) error 
 	return be.PHM(k)
 }
 
-// forwardAdd adds the dense projection of x [rows, in] to y: its bias,
-// then the product accumulated onto y (one pass over y instead of a
-// product into y, the bias and a residual add).
+// forwardAdd adds proj(x) for x [rows, in] to y: a dense projection adds
+// its bias and then the product with beta 1, the PHM ones accumulate
+// (kernels.PHMParams.Accumulate) — instead of writing proj(x) into y and
+// adding the residual in another pass.
 func (p *proj) forwardAdd(be kernels.Backend, x, y kernels.Buffer, rows int) error {
 	if p.kind != projDense {
-		return fmt.Errorf("peft: only a dense projection adds onto its output")
+		if p.fr != nil {
+			if err := p.fr.build(be); err != nil {
+				return err
+			}
+		}
+		k := p.phmParams(rows)
+		k.X, k.Y, k.Accumulate = x, y, true
+		return be.PHM(k)
 	}
 	if err := be.AddBias(y, p.b.W, rows, p.out); err != nil {
 		return err
@@ -108,12 +116,12 @@ func (p *proj) backward(be kernels.Backend, x, dy, dx kernels.Buffer, rows int) 
 	return p.backwardInto(be, x, dy, dx, rows, 0)
 }
 
-// backwardInto is backward with dx ← dxBeta·dx + (the input gradient):
-// dxBeta 1 accumulates the input gradient onto dx, for dense projections
-// only (the product's own accumulation; the PHM kernels overwrite DX).
+// backwardInto is backward with dx ← dxBeta·dx + (the input gradient),
+// dxBeta 0 or 1: 1 accumulates the input gradient onto dx (the product's
+// beta, or kernels.PHMParams.Accumulate).
 func (p *proj) backwardInto(be kernels.Backend, x, dy, dx kernels.Buffer, rows int, dxBeta float32) error {
-	if dxBeta != 0 && p.kind != projDense {
-		return fmt.Errorf("peft: only a dense projection accumulates its input gradient")
+	if dxBeta != 0 && dxBeta != 1 {
+		return fmt.Errorf("peft: input-gradient beta %v, want 0 or 1", dxBeta)
 	}
 	if p.kind == projDense {
 		var errs []error
@@ -129,7 +137,7 @@ func (p *proj) backwardInto(be kernels.Backend, x, dy, dx kernels.Buffer, rows i
 		return errors.Join(errs...)
 	}
 	k := p.phmParams(rows)
-	k.X, k.DY, k.DX = x, dy, dx
+	k.X, k.DY, k.DX, k.Accumulate = x, dy, dx, dxBeta == 1
 	if k.DA == nil || p.fr == nil {
 		return be.PHMBackward(k)
 	}
@@ -181,11 +189,7 @@ func (h *adapterHook) Forward(site t5.Site, y kernels.Buffer, rows int) (t5.Hook
 		be.Copy(st.x, y),
 		l.down.forward(be, st.x, st.z, rows),
 		be.Act(h.act, st.a, st.z)); err == nil {
-		if l.up.kind == projDense {
-			err = l.up.forwardAdd(be, st.a, y, rows)
-		} else {
-			err = errors.Join(l.up.forward(be, st.a, y, rows), be.Binary(kernels.Add, y, y, st.x))
-		}
+		err = l.up.forwardAdd(be, st.a, y, rows)
 	}
 	if err != nil {
 		st.Release()
@@ -227,24 +231,12 @@ func (st *adapterState) Backward(dy kernels.Buffer) error {
 		return fmt.Errorf("peft: %w", err)
 	}
 	defer be.Free(da)
-	if st.l.down.kind == projDense {
-		// The input gradient accumulates onto dy itself, which the up
-		// projection's backward has read by then.
-		return errors.Join(
-			st.l.up.backward(be, st.a, dy, da, rows),
-			be.ActBackward(h.act, da, da, st.z),
-			st.l.down.backwardInto(be, st.x, da, dy, rows, 1))
-	}
-	dx, err := be.Alloc(kernels.Float32, rows*h.d)
-	if err != nil {
-		return fmt.Errorf("peft: %w", err)
-	}
-	defer be.Free(dx)
+	// The input gradient accumulates onto dy itself, which the up
+	// projection's backward has read by then.
 	return errors.Join(
 		st.l.up.backward(be, st.a, dy, da, rows),
 		be.ActBackward(h.act, da, da, st.z),
-		st.l.down.backward(be, st.x, da, dx, rows),
-		be.Binary(kernels.Add, dy, dy, dx))
+		st.l.down.backwardInto(be, st.x, da, dy, rows, 1))
 }
 
 // Release implements t5.HookState.

@@ -698,6 +698,11 @@ func (b *refBackend) PHM(p kernels.PHMParams) error {
 	if b.fault == "PHM" && p.Algo == kernels.PHMFused && len(y) > 1 {
 		y[len(y)-1] = 0 // the last element not written
 	}
+	if p.Accumulate {
+		for i, o := range F64(v[1]) {
+			y[i] += o
+		}
+	}
 	put(v[1], y)
 	return nil
 }
@@ -729,6 +734,11 @@ func (b *refBackend) PHMBackward(p kernels.PHMParams) error {
 	}
 	putAll(gv, g)
 	if v[2] != nil {
+		if p.Accumulate {
+			for i, o := range F64(v[2]) {
+				dx[i] += o
+			}
+		}
 		put(v[2], dx)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
@@ -1596,6 +1597,25 @@ func testPHM(h *harness) {
 					}
 					return norm(absKron(k).PHM(abs(x), rows, ab))
 				})
+				// Accumulate: Y0 + X·H + Bias.
+				y0 := h.randn(rows*k.Out, 1)
+				p.Y, p.Accumulate = h.acc(y0), true
+				h.must(b.PHM(p))
+				want := k.PHM(F64(x), rows, hb)
+				for j, v := range y0 {
+					want[j] += float64(v)
+				}
+				h.checkScaled(fmt.Sprintf("PHM %v rows=%d algo=%v bias=%v accumulate", s, rows, algo, hb != nil), h.get(p.Y), want, TolReduce, func() float64 {
+					var ab []float64
+					if hb != nil {
+						ab = abs(bias)
+					}
+					sw := absKron(k).PHM(abs(x), rows, ab)
+					for j, v := range y0 {
+						sw[j] += math.Abs(float64(v))
+					}
+					return norm(sw)
+				})
 			}
 			h.release()
 		}
@@ -1666,6 +1686,24 @@ func testPHMBackward(h *harness) {
 				h.must(b.PHMBackward(p))
 				if withDX {
 					h.checkScaled(what+" DX", h.get(p.DX), wdx, TolReduce, scale(&sdx))
+					// Accumulate, DX alone: DX0 + the input gradient.
+					dx0 := h.randn(rows*k.In, 1)
+					q := p
+					q.DA, q.DW, q.DS, q.DT, q.DBias = nil, nil, nil, nil, nil
+					q.DX, q.Accumulate = h.acc(dx0), true
+					h.must(b.PHMBackward(q))
+					want := slices.Clone(wdx)
+					for j, v := range dx0 {
+						want[j] += float64(v)
+					}
+					h.checkScaled(what+" DX accumulate", h.get(q.DX), want, TolReduce, func() float64 {
+						scales()
+						sw := slices.Clone(sdx)
+						for j, v := range dx0 {
+							sw[j] += math.Abs(float64(v))
+						}
+						return norm(sw)
+					})
 				}
 				for _, g := range []struct {
 					name  string
