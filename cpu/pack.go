@@ -64,3 +64,24 @@ func packA6T(simd bool, dst, src []float32, ld, kc int) {
 		packA6TGeneric(dst, src, ld, kc)
 	}
 }
+
+// transpose writes dst[i·ldd+j] = src[j·lds+i] for i < rows, j < cols:
+// 8×8 blocks through the assembly (transposeAVX2), the edges in Go.
+func transpose(simd bool, dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	dst, src = dst[:(rows-1)*ldd+cols], src[:(cols-1)*lds+rows]
+	r8, c8 := rows&^7, cols&^7
+	if !simd || r8 == 0 || c8 == 0 {
+		transposeGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	transposeAVX2(dst, ldd, src, lds, r8, c8)
+	if r8 < rows { // the last rows of dst: columns r8… of src
+		transposeGeneric(dst[r8*ldd:], ldd, src[r8:], lds, rows-r8, cols)
+	}
+	if c8 < cols { // the last columns of dst, above those rows
+		transposeGeneric(dst[c8:], ldd, src[c8*lds:], lds, r8, cols-c8)
+	}
+}

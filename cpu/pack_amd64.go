@@ -16,3 +16,6 @@ func packA6NAVX2(dst, src []float32, ld, kc int)
 
 //go:noescape
 func packA6TAVX2(dst, src []float32, ld, kc int)
+
+//go:noescape
+func transposeAVX2(dst []float32, ldd int, src []float32, lds, rows, cols int)

@@ -193,3 +193,55 @@ atloop:
 
 atdone:
 	RET
+
+// func transposeAVX2(dst []float32, ldd int, src []float32, lds, rows, cols int)
+// dst[i·ldd+j] = src[j·lds+i] for i < rows, j < cols; rows and cols
+// multiples of 8, rows ≥ 8, cols ≥ 8.
+TEXT ·transposeAVX2(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ ldd+24(FP), R9
+	SHLQ $2, R9                 // dst row stride in bytes
+	MOVQ src_base+32(FP), SI
+	MOVQ lds+56(FP), DX
+	SHLQ $2, DX                 // src row stride in bytes
+	LEAQ (DX)(DX*2), R8         // 3·lds
+	MOVQ rows+64(FP), R10
+	MOVQ cols+72(FP), R11
+
+tjloop:
+	// Columns j…j+7 of dst are rows j…j+7 of src (SI); CX walks dst's
+	// rows down the column block.
+	MOVQ DI, CX
+	XORQ BX, BX
+
+tiloop:
+	LEAQ    (SI)(BX*4), AX
+	LOAD8
+	TRANSPOSE8
+	VMOVUPS Y8, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y9, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y10, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y11, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y12, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y13, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y14, (CX)
+	ADDQ    R9, CX
+	VMOVUPS Y15, (CX)
+	ADDQ    R9, CX
+	ADDQ    $8, BX
+	CMPQ    BX, R10
+	JLT     tiloop
+
+	LEAQ (SI)(DX*8), SI
+	ADDQ $32, DI
+	SUBQ $8, R11
+	JNZ  tjloop
+
+	VZEROUPPER
+	RET

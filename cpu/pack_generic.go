@@ -49,3 +49,14 @@ func packA6TGeneric(dst, src []float32, ld, kc int) {
 		*(*[sgemmMR]float32)(dst[l*sgemmMR : (l+1)*sgemmMR]) = *(*[sgemmMR]float32)(src[o : o+sgemmMR])
 	}
 }
+
+// transposeGeneric writes the transpose of a rows×cols block:
+// dst[i·ldd+j] = src[j·lds+i] for i < rows, j < cols (src is cols×rows).
+func transposeGeneric(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	for j := 0; j < cols; j++ {
+		s := src[j*lds : j*lds+rows]
+		for i, v := range s {
+			dst[i*ldd+j] = v
+		}
+	}
+}

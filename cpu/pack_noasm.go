@@ -8,3 +8,7 @@ func packBT16AVX2(dst, src []float32, ld, kc int) { packBT16Generic(dst, src, ld
 func packBN16AVX2(dst, src []float32, ld, kc int) { packBN16Generic(dst, src, ld, kc) }
 func packA6NAVX2(dst, src []float32, ld, kc int)  { packA6NGeneric(dst, src, ld, kc) }
 func packA6TAVX2(dst, src []float32, ld, kc int)  { packA6TGeneric(dst, src, ld, kc) }
+
+func transposeAVX2(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	transposeGeneric(dst, ldd, src, lds, rows, cols)
+}

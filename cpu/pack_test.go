@@ -54,3 +54,39 @@ func TestPackKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose holds transpose (assembly 8×8 blocks and Go edges, and
+// the pure-Go twin) to its definition at block-multiple and ragged sizes
+// with padded strides, and checks that nothing outside the block is
+// written.
+func TestTranspose(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	for _, rows := range []int{1, 7, 8, 9, 16, 24, 31, 128} {
+		for _, cols := range []int{1, 5, 8, 13, 32, 40} {
+			for _, pad := range []int{0, 3} {
+				lds, ldd := rows+pad, cols+2*pad
+				src := make([]float32, (cols-1)*lds+rows)
+				for i := range src {
+					src[i] = rng.Float32()*2 - 1
+				}
+				for _, simd := range sgemmVariants() {
+					dst := make([]float32, (rows-1)*ldd+cols+1)
+					for i := range dst {
+						dst[i] = 42
+					}
+					transpose(simd, dst, ldd, src, lds, rows, cols)
+					for i := range dst {
+						r, c := i/ldd, i%ldd
+						want := float32(42)
+						if r < rows && c < cols {
+							want = src[c*lds+r]
+						}
+						if dst[i] != want {
+							t.Fatalf("rows=%d cols=%d pad=%d simd=%v: dst[%d] (row %d, col %d) = %v, want %v", rows, cols, pad, simd, i, r, c, dst[i], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

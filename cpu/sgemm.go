@@ -201,6 +201,10 @@ func sgemm(simd bool, threads int, transA, transB bool, m, n, k int, alpha float
 		sgemmBPool.Put(sp)
 		return
 	}
+	if sgemmTransposeNT(simd, transA, transB, m, n, k, beta) {
+		sgemmNTAsTranspose(simd, threads, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+		return
+	}
 	d := &sgemmArgs{simd: simd, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 		wide: simd && sgemmWide}
 	// The micro-kernel wastes 14 of its 16 columns at N ≤ 2; the assembly
