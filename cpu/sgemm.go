@@ -59,7 +59,10 @@ import (
 // The wide path reads A in place too where packing it costs more than it
 // saves (useInPlaceA): sgemmKernel12x32StridedAVX512 broadcasts the twelve
 // rows of op(A) through its row and k strides, and only a block's odd or
-// partial panels are packed (BenchmarkSgemmInPlaceA). A
+// partial panels are packed (BenchmarkSgemmInPlaceA). A·Bᵀ with few rows
+// of A (at most 128, beta = 0) runs as its transpose, so that a weight B
+// is the operand read in place, then is transposed into C
+// (sgemm_transnt.go, BenchmarkSgemmTransposeNT). A
 // tiny M·N·K, M ≤ 2 with TransB, or N ≤ 2 without the assembly kernel run a
 // direct dot-product loop without packing.
 //
