@@ -189,13 +189,11 @@ func sgemm(simd bool, threads int, transA, transB bool, m, n, k int, alpha float
 		sp := sgemmGetB(m * n)
 		t := *sp
 		sgemm(simd, threads, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, t, m)
-		for i := 0; i < m; i++ {
-			cr := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				for j := range cr {
-					cr[j] = t[j*m+i]
-				}
-			} else {
+		if beta == 0 {
+			transpose(simd, c, ldc, t, m, m, n)
+		} else {
+			for i := 0; i < m; i++ {
+				cr := c[i*ldc : i*ldc+n]
 				for j := range cr {
 					cr[j] = t[j*m+i] + beta*cr[j]
 				}

@@ -117,14 +117,8 @@ func BenchmarkSgemmInPlaceB(b *testing.B) {
 		for i := range a {
 			a[i] = rng.Float32()
 		}
-		copies := max(2, (128<<20)/(4*k*n))
-		bs := make([][]float32, copies)
-		for i := range bs {
-			bs[i] = make([]float32, k*n)
-			for j := range bs[i] {
-				bs[i][j] = rng.Float32()
-			}
-		}
+		bs := coldCopies(rng, k*n)
+		copies := len(bs)
 		for _, variant := range []string{"packed", "inplace"} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, k, n, variant), func(b *testing.B) {
 				sgemmInPlaceNN = variant == "inplace"
@@ -137,4 +131,18 @@ func BenchmarkSgemmInPlaceB(b *testing.B) {
 			})
 		}
 	}
+}
+
+// coldCopies returns enough random copies of a floats-long operand (at
+// least two) that a benchmark reading the next one on each call finds it
+// cold, as a frozen weight is in a training step.
+func coldCopies(rng *rand.Rand, floats int) [][]float32 {
+	bs := make([][]float32, max(2, (128<<20)/(4*floats)))
+	for i := range bs {
+		bs[i] = make([]float32, floats)
+		for j := range bs[i] {
+			bs[i][j] = rng.Float32()
+		}
+	}
+	return bs
 }

@@ -80,14 +80,8 @@ func BenchmarkSgemmTransposeNT(b *testing.B) {
 		for i := range a {
 			a[i] = rng.Float32()
 		}
-		copies := max(2, (128<<20)/(4*k*n))
-		bs := make([][]float32, copies)
-		for i := range bs {
-			bs[i] = make([]float32, k*n)
-			for j := range bs[i] {
-				bs[i][j] = rng.Float32()
-			}
-		}
+		bs := coldCopies(rng, k*n)
+		copies := len(bs)
 		for _, variant := range []string{"direct", "transposed"} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, variant), func(b *testing.B) {
 				sgemmTransNT = variant == "transposed"
